@@ -1,0 +1,54 @@
+// Sequence number arithmetic after payload length changes (what the kernel's nf_ct_seqadj does on
+// a live gateway; the replay tool does it itself).
+//
+// One SeqShift per direction of a control connection. Every rewrite that changes the length of a
+// segment is recorded at that segment's (original) sequence number; a later segment of the same
+// direction is shifted by the sum of the changes recorded before it, the rewritten segment itself
+// and its retransmissions by the changes before it only. Acknowledgements and SACK edges of the
+// other direction refer to this direction's stream and use the same offsets. All comparisons are
+// modulo 2^32 (RFC 793 3.3), so the arithmetic holds across wraparound.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace ftpalg {
+
+// a is after b in sequence space (RFC 793 3.3 / 1982 serial number arithmetic).
+inline bool SeqAfter(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
+inline bool SeqBefore(uint32_t a, uint32_t b) { return SeqAfter(b, a); }
+
+class SeqShift {
+ public:
+  // Records that the segment starting at `segment_seq` (original numbering) changed length by
+  // `delta` bytes. Recording the same segment again (a retransmission rewritten the same way) is
+  // ignored.
+  void Record(uint32_t segment_seq, int32_t delta);
+
+  // The offset to add to an original sequence number `seq` of this direction: the sum of the
+  // deltas recorded at segments strictly before `seq`.
+  int64_t OffsetFor(uint32_t seq) const;
+
+  // Maps a sequence number of this direction as the peer acknowledges it in the rewritten stream
+  // back to the original numbering (used on a live gateway; the replay uses OffsetFor).
+  uint32_t ToOriginal(uint32_t rewritten_seq) const;
+
+  int64_t total() const { return total_; }
+  bool empty() const { return count_ == 0; }
+
+ private:
+  struct Change {
+    uint32_t segment_seq;
+    int64_t offset_after;  // cumulative offset for sequence numbers after segment_seq
+  };
+  // The most recent changes; older ones are folded into `base_` (a retransmission from before all
+  // of them gets the oldest offset kept, which is right unless it predates several rewrites).
+  static constexpr size_t kMaxChanges = 8;
+  std::array<Change, kMaxChanges> changes_{};
+  size_t count_ = 0;
+  int64_t base_ = 0;  // offset for sequence numbers before the oldest change kept
+  int64_t total_ = 0;
+};
+
+}  // namespace ftpalg
