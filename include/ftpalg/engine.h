@@ -1,0 +1,96 @@
+// The engine: one function that the daemon and the replay tool both call. Packet in, decision out.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "ftpalg/counters.h"
+#include "ftpalg/events.h"
+#include "ftpalg/expectation.h"
+#include "ftpalg/policy.h"
+
+namespace ftpalg {
+
+// Where expectations go: ctnetlink on a live gateway, a simulated table in replay. The engine asks
+// for one outside port after another (the announced one first, as nf_nat_ftp does) until one is
+// free.
+class ExpectationInstaller {
+ public:
+  enum class Result : uint8_t { kInstalled, kBusy, kFailed };
+  virtual ~ExpectationInstaller() = default;
+  virtual Result Install(const Expectation& expectation) = 0;
+  virtual void Remove(const Expectation& expectation) = 0;
+};
+
+struct EngineConfig {
+  PolicyConfig policy;
+  size_t max_line_length = 512;
+  size_t max_sessions = 65536;
+  // Session state is dropped after this long without a packet (the kernel keeps an established
+  // conntrack for days; an FTP client idles for minutes at most before the server drops it).
+  Timestamp session_idle_timeout = 3600 * kNanosPerSecond;
+  // A closed session (FIN both ways, or RST) is kept this long for stray retransmissions.
+  Timestamp closed_linger = 10 * kNanosPerSecond;
+  // Replay shifts later sequence/ack numbers itself; a live gateway leaves that to the kernel
+  // (nf_ct_seqadj, when the verdict carries the conntrack).
+  bool shift_sequence_numbers = false;
+  // How many ports above the announced one to try when the outside port is taken.
+  uint32_t max_port_attempts = 64;
+};
+
+// What the caller knows about the packet besides its bytes.
+struct PacketInput {
+  std::span<const uint8_t> packet;  // starts at the IP header
+  Timestamp time = 0;
+  // The control connection as conntrack has it, and the packet's direction (live gateway). Without
+  // them (replay), the caller passes them from its NAT description; see ReplaySide.
+  ControlConnection control;
+  Direction direction = Direction::kOriginal;
+};
+
+struct Decision {
+  enum class Verdict : uint8_t { kAccept, kDrop };
+  Verdict verdict = Verdict::kAccept;
+  bool modified = false;
+  std::vector<uint8_t> packet;  // the new packet when modified
+  int32_t payload_delta = 0;    // length change of the payload
+  std::vector<Expectation> expectations;  // installed while processing this packet
+  std::vector<Event> events;
+};
+
+class Engine {
+ public:
+  Engine(EngineConfig config, ExpectationInstaller& installer);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Processes one packet of a control connection. Never throws on wire data; a packet the engine
+  // cannot make sense of is accepted unchanged and counted.
+  Decision Process(const PacketInput& input);
+
+  // Drops sessions idle past the timeout (and closed ones past the linger), withdrawing their
+  // pending expectations. Process() calls it as time advances; the daemon may call it from a timer.
+  void Expire(Timestamp now, std::vector<Event>* events = nullptr);
+
+  // Ends a control connection's session now (the daemon learns from conntrack that it is gone).
+  void EndSession(const Tuple& original, Timestamp now, std::vector<Event>* events = nullptr);
+
+  // Replaces the policy and limits (SIGHUP); sessions keep their state.
+  void Reconfigure(const EngineConfig& config);
+
+  const Counters& counters() const { return counters_; }
+  size_t session_count() const;
+  // Approximate heap bytes held by session state (for the memory-per-session figure).
+  size_t ApproximateMemory() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  Counters counters_;
+};
+
+}  // namespace ftpalg

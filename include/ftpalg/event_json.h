@@ -1,0 +1,25 @@
+// JSON lines for events: the replay tool's --events output and the daemon's structured log share
+// these field names.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "ftpalg/counters.h"
+#include "ftpalg/events.h"
+
+namespace ftpalg {
+
+nlohmann::json TupleToJson(const Tuple& tuple);  // {"src","dst","sport","dport"}
+nlohmann::json EventToJson(const Event& event);
+nlohmann::json CountersToJson(const Counters& counters);
+
+// One line of JSON, never throwing: bytes that are not UTF-8 (wire data in "old"/"new") are
+// replaced with U+FFFD rather than failing the dump.
+std::string JsonLine(const nlohmann::json& value);
+
+// Seconds with microsecond precision, as the "time" field carries it.
+double TimestampSeconds(Timestamp time);
+
+}  // namespace ftpalg

@@ -1,0 +1,61 @@
+#include "ftpalg/event_json.h"
+
+#include <cmath>
+
+namespace ftpalg {
+
+nlohmann::json TupleToJson(const Tuple& tuple) {
+  return nlohmann::json{{"src", tuple.src.addr.ToString()},
+                        {"dst", tuple.dst.addr.ToString()},
+                        {"sport", tuple.src.port},
+                        {"dport", tuple.dst.port}};
+}
+
+double TimestampSeconds(Timestamp time) {
+  const double micros = std::round(static_cast<double>(time) / 1000.0);
+  return micros / 1e6;
+}
+
+nlohmann::json EventToJson(const Event& event) {
+  nlohmann::json out;
+  out["event"] = EventTypeName(event.type);
+  out["time"] = TimestampSeconds(event.time);
+  if (event.expectation) {
+    const Expectation& exp = *event.expectation;
+    out["family"] = FamilyName(exp.family());
+    out["src"] = exp.source_any_address ? std::string("*") : exp.source.ToString();
+    out["dst"] = exp.destination.addr.ToString();
+    out["sport"] = 0;  // any source port: the mask leaves it open
+    out["dport"] = exp.destination.port;
+  }
+  out["master"] = TupleToJson(event.master);
+  out["dir"] = event.direction == Direction::kOriginal ? "client" : "server";
+  if (!event.cause.empty()) out["cause"] = event.cause;
+  if (event.reason != Reason::kNone) out["reason"] = ReasonName(event.reason);
+  if (!event.detail.empty()) out["detail"] = event.detail;
+  if (event.type == EventType::kRewrite) {
+    out["old"] = event.old_text;
+    out["new"] = event.new_text;
+    out["delta"] = event.delta;
+  }
+  if (event.expectation && event.expectation->nat_to) {
+    out["nat"] = nlohmann::json{{"addr", event.expectation->nat_to->addr.ToString()},
+                                {"port", event.expectation->nat_to->port}};
+  }
+  return out;
+}
+
+nlohmann::json CountersToJson(const Counters& counters) {
+  nlohmann::json out = nlohmann::json::object();
+  for (size_t i = 0; i < static_cast<size_t>(Counter::kCount); ++i) {
+    const auto counter = static_cast<Counter>(i);
+    out[std::string(CounterName(counter))] = counters.Get(counter);
+  }
+  return out;
+}
+
+std::string JsonLine(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace ftpalg

@@ -1,0 +1,96 @@
+// ftp-alg-replay: the ftp-alg engine over a capture file.
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iostream>
+
+#include "replay/replay.h"
+
+int main(int argc, char** argv) {
+  using ftpalg::replay::ReplayOptions;
+  ReplayOptions options;
+  std::string events_path;
+  std::vector<std::string> snat_rules;
+  std::vector<std::string> dnat_rules;
+  std::vector<uint16_t> control_ports;
+  bool quiet = false;
+  bool loose = false;
+  bool allow_low_ports = false;
+  bool allow_unpaired = false;
+  bool no_login_check = false;
+  bool no_tls_step_aside = false;
+  auto& policy = options.engine.policy;
+
+  CLI::App app{
+      "Runs the ftp-alg engine over a capture (pcap or pcapng, optionally gzipped): rewrites\n"
+      "PORT/EPRT/227/229 as the gateway would under the given NAT, predicts data connections,\n"
+      "and reports every decision."};
+  app.add_option("capture", options.input_path, "capture file to read")->required();
+  app.add_option("-w,--write", options.write_path, "write the rewritten capture here (pcap)");
+  app.add_option("-e,--events", events_path, "write JSON lines of every decision here ('-' = stdout)");
+  app.add_option("--snat", snat_rules,
+                 "inside clients leave as a public address: PREFIX/LEN=PUBLIC "
+                 "(e.g. 192.0.2.0/24=198.51.100.1); repeatable");
+  app.add_option("--dnat", dnat_rules,
+                 "an inside server published on a public address: PUBLIC:PORT=INSIDE:PORT "
+                 "(e.g. 198.51.100.1:21=192.0.2.10:21, IPv6 as [addr]:port); repeatable");
+  app.add_option("-p,--control-port", control_ports, "FTP control port (default 21); repeatable");
+  app.add_flag("--loose", loose, "accept PORT/EPRT/227 naming a third-party address (bounce)");
+  app.add_flag("--allow-low-ports", allow_low_ports, "accept data ports below 1024");
+  app.add_flag("--allow-unpaired", allow_unpaired, "act on 227/229 not answering PASV/EPSV");
+  app.add_flag("--no-login-check", no_login_check,
+               "act on PORT/EPRT before the login and do not check pre-login lines");
+  app.add_flag("--no-tls-step-aside", no_tls_step_aside, "keep parsing after AUTH TLS succeeded");
+  app.add_option("--max-pending", policy.max_pending_expectations,
+                 "pending expectations per control connection (oldest replaced)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--max-line", options.engine.max_line_length, "longest line parsed, in bytes")
+      ->check(CLI::Range(64, 65536));
+  app.add_option("--expect-timeout", policy.expectation_timeout_seconds,
+                 "seconds an expectation stays pending")
+      ->check(CLI::Range(1, 86400));
+  app.add_flag("-q,--quiet", quiet, "no plain-words report on stdout");
+  CLI11_PARSE(app, argc, argv);
+
+  policy.require_same_address = !loose;
+  policy.refuse_low_ports = !allow_low_ports;
+  policy.require_paired_reply = !allow_unpaired;
+  policy.require_login = !no_login_check;
+  policy.step_aside_on_tls = !no_tls_step_aside;
+  if (!control_ports.empty()) options.control_ports = control_ports;
+  std::string error;
+  for (const std::string& rule : snat_rules) {
+    auto parsed = ftpalg::ParseSnatRule(rule, &error);
+    if (!parsed) {
+      std::cerr << "ftp-alg-replay: " << error << '\n';
+      return ftpalg::replay::kExitBadInput;
+    }
+    options.snat.push_back(*parsed);
+  }
+  for (const std::string& rule : dnat_rules) {
+    auto parsed = ftpalg::ParseDnatRule(rule, &error);
+    if (!parsed) {
+      std::cerr << "ftp-alg-replay: " << error << '\n';
+      return ftpalg::replay::kExitBadInput;
+    }
+    options.dnat.push_back(*parsed);
+  }
+
+  std::ofstream events_file;
+  std::ostream* events = nullptr;
+  if (events_path == "-") {
+    events = &std::cout;
+  } else if (!events_path.empty()) {
+    events_file.open(events_path);
+    if (!events_file) {
+      std::cerr << "ftp-alg-replay: cannot write " << events_path << '\n';
+      return ftpalg::replay::kExitBadInput;
+    }
+    events = &events_file;
+  }
+  // The plain-words report goes to stdout unless stdout carries the JSON.
+  std::ostream* report = (quiet || events == &std::cout) ? nullptr : &std::cout;
+  const int status = ftpalg::replay::RunReplay(options, events, report, nullptr, &error);
+  if (status != 0) std::cerr << "ftp-alg-replay: " << error << '\n';
+  return status;
+}
