@@ -11,13 +11,13 @@
 
 namespace ftpalg {
 
-nlohmann::json TupleToJson(const Tuple& tuple);  // {"src","dst","sport","dport"}
-nlohmann::json EventToJson(const Event& event);
-nlohmann::json CountersToJson(const Counters& counters);
+nlohmann::ordered_json TupleToJson(const Tuple& tuple);  // {"src","dst","sport","dport"}
+nlohmann::ordered_json EventToJson(const Event& event);
+nlohmann::ordered_json CountersToJson(const Counters& counters);
 
 // One line of JSON, never throwing: bytes that are not UTF-8 (wire data in "old"/"new") are
 // replaced with U+FFFD rather than failing the dump.
-std::string JsonLine(const nlohmann::json& value);
+std::string JsonLine(const nlohmann::ordered_json& value);
 
 // Seconds with microsecond precision, as the "time" field carries it.
 double TimestampSeconds(Timestamp time);

@@ -4,8 +4,8 @@
 
 namespace ftpalg {
 
-nlohmann::json TupleToJson(const Tuple& tuple) {
-  return nlohmann::json{{"src", tuple.src.addr.ToString()},
+nlohmann::ordered_json TupleToJson(const Tuple& tuple) {
+  return nlohmann::ordered_json{{"src", tuple.src.addr.ToString()},
                         {"dst", tuple.dst.addr.ToString()},
                         {"sport", tuple.src.port},
                         {"dport", tuple.dst.port}};
@@ -16,8 +16,8 @@ double TimestampSeconds(Timestamp time) {
   return micros / 1e6;
 }
 
-nlohmann::json EventToJson(const Event& event) {
-  nlohmann::json out;
+nlohmann::ordered_json EventToJson(const Event& event) {
+  nlohmann::ordered_json out;
   out["event"] = EventTypeName(event.type);
   out["time"] = TimestampSeconds(event.time);
   if (event.expectation) {
@@ -39,14 +39,14 @@ nlohmann::json EventToJson(const Event& event) {
     out["delta"] = event.delta;
   }
   if (event.expectation && event.expectation->nat_to) {
-    out["nat"] = nlohmann::json{{"addr", event.expectation->nat_to->addr.ToString()},
+    out["nat"] = nlohmann::ordered_json{{"addr", event.expectation->nat_to->addr.ToString()},
                                 {"port", event.expectation->nat_to->port}};
   }
   return out;
 }
 
-nlohmann::json CountersToJson(const Counters& counters) {
-  nlohmann::json out = nlohmann::json::object();
+nlohmann::ordered_json CountersToJson(const Counters& counters) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (size_t i = 0; i < static_cast<size_t>(Counter::kCount); ++i) {
     const auto counter = static_cast<Counter>(i);
     out[std::string(CounterName(counter))] = counters.Get(counter);
@@ -54,8 +54,8 @@ nlohmann::json CountersToJson(const Counters& counters) {
   return out;
 }
 
-std::string JsonLine(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string JsonLine(const nlohmann::ordered_json& value) {
+  return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace ftpalg

@@ -62,7 +62,7 @@ class Output {
   }
   void EmitData(Timestamp time, const Tuple& syn, const std::optional<Expectation>& matched) {
     if (events_ != nullptr) {
-      nlohmann::json line = {{"event", "data"},
+      nlohmann::ordered_json line = {{"event", "data"},
                              {"time", TimestampSeconds(time)},
                              {"family", FamilyName(syn.family())},
                              {"src", syn.src.addr.ToString()},
@@ -162,7 +162,7 @@ int RunReplay(const ReplayOptions& options, std::ostream* events, std::ostream* 
   if (writer && !writer->Close(error)) return kExitBadInput;
 
   if (events != nullptr) {
-    nlohmann::json summary = {{"event", "summary"},
+    nlohmann::ordered_json summary = {{"event", "summary"},
                               {"time", TimestampSeconds(last_time)},
                               {"records", local.records},
                               {"control_packets", local.control_packets},
