@@ -19,6 +19,11 @@ nlohmann::ordered_json CountersToJson(const Counters& counters);
 // replaced with U+FFFD rather than failing the dump.
 std::string JsonLine(const nlohmann::ordered_json& value);
 
+// "192.0.2.2:40000 -> 198.51.100.2:21"
+std::string TupleToText(const Tuple& tuple);
+// The same decision in plain words (the replay's report, the daemon's text log).
+std::string EventToText(const Event& event);
+
 // Seconds with microsecond precision, as the "time" field carries it.
 double TimestampSeconds(Timestamp time);
 

@@ -58,4 +58,38 @@ std::string JsonLine(const nlohmann::ordered_json& value) {
   return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+std::string TupleToText(const Tuple& tuple) {
+  return tuple.src.ToString() + " -> " + tuple.dst.ToString();
+}
+
+std::string EventToText(const Event& event) {
+  std::string text = TupleToText(event.master) + "  ";
+  switch (event.type) {
+    case EventType::kRewrite:
+      return text + "rewrote " + (event.direction == Direction::kOriginal ? "client" : "server") +
+             " line \"" + event.old_text + "\" -> \"" + event.new_text + "\" (" +
+             (event.delta >= 0 ? "+" : "") + std::to_string(event.delta) + " bytes)";
+    case EventType::kExpect:
+    case EventType::kUnexpect: {
+      const Expectation& exp = *event.expectation;
+      text += event.type == EventType::kExpect ? "expect data connection " : "withdrew expectation ";
+      text += (exp.source_any_address ? std::string("*") : exp.source.ToString()) + " -> " +
+              exp.destination.ToString();
+      if (exp.nat_to) text += " (translated to " + exp.nat_to->ToString() + ")";
+      text += " for " + event.cause;
+      if (event.reason != Reason::kNone) text += ": " + std::string(ReasonName(event.reason));
+      return text;
+    }
+    case EventType::kRefuse:
+      return text + "refused " + event.cause + ": " + std::string(ReasonName(event.reason)) +
+             (event.detail.empty() ? "" : " (" + event.detail + ")");
+    case EventType::kStepAside:
+      return text + "stopped parsing this connection: " + std::string(ReasonName(event.reason)) +
+             " (after " + event.cause + ")";
+    case EventType::kSessionEnd:
+      return text + "control connection ended (" + std::string(ReasonName(event.reason)) + ")";
+  }
+  return text;
+}
+
 }  // namespace ftpalg

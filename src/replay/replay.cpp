@@ -16,48 +16,13 @@ std::string Seconds(Timestamp time) {
   return buffer;
 }
 
-std::string TupleText(const Tuple& tuple) {
-  return tuple.src.ToString() + " -> " + tuple.dst.ToString();
-}
-
-// The same decision in plain words, for people reading the replay's report.
-std::string Describe(const Event& event) {
-  std::string text = Seconds(event.time) + "  " + TupleText(event.master) + "  ";
-  switch (event.type) {
-    case EventType::kRewrite:
-      return text + "rewrote " + (event.direction == Direction::kOriginal ? "client" : "server") +
-             " line \"" + event.old_text + "\" -> \"" + event.new_text + "\" (" +
-             (event.delta >= 0 ? "+" : "") + std::to_string(event.delta) + " bytes)";
-    case EventType::kExpect:
-    case EventType::kUnexpect: {
-      const Expectation& exp = *event.expectation;
-      text += event.type == EventType::kExpect ? "expect data connection " : "withdrew expectation ";
-      text += (exp.source_any_address ? std::string("*") : exp.source.ToString()) + " -> " +
-              exp.destination.ToString();
-      if (exp.nat_to) text += " (translated to " + exp.nat_to->ToString() + ")";
-      text += " for " + event.cause;
-      if (event.reason != Reason::kNone) text += ": " + std::string(ReasonName(event.reason));
-      return text;
-    }
-    case EventType::kRefuse:
-      return text + "refused " + event.cause + ": " + std::string(ReasonName(event.reason)) +
-             (event.detail.empty() ? "" : " (" + event.detail + ")");
-    case EventType::kStepAside:
-      return text + "stopped parsing this connection: " + std::string(ReasonName(event.reason)) +
-             " (after " + event.cause + ")";
-    case EventType::kSessionEnd:
-      return text + "control connection ended (" + std::string(ReasonName(event.reason)) + ")";
-  }
-  return text;
-}
-
 class Output {
  public:
   Output(std::ostream* events, std::ostream* report) : events_(events), report_(report) {}
   void Emit(const Event& event) {
     if (events_ != nullptr) *events_ << JsonLine(EventToJson(event)) << '\n';
     if (report_ != nullptr && event.type != EventType::kSessionEnd) {
-      *report_ << Describe(event) << '\n';
+      *report_ << Seconds(event.time) << "  " << EventToText(event) << '\n';
     }
   }
   void EmitData(Timestamp time, const Tuple& syn, const std::optional<Expectation>& matched) {
@@ -77,7 +42,7 @@ class Output {
       *events_ << JsonLine(line) << '\n';
     }
     if (report_ != nullptr) {
-      *report_ << Seconds(time) << "  data connection " << TupleText(syn)
+      *report_ << Seconds(time) << "  data connection " << TupleToText(syn)
                << (matched ? " was predicted (" + std::string(ExpectCauseName(matched->cause)) + ")"
                            : std::string(" was NOT predicted"))
                << '\n';

@@ -1,0 +1,37 @@
+// ftp-algd's configuration: command-line flags, and the same keys in a configuration file
+// (TOML/INI, "key = value", read by CLI11). SIGHUP re-reads the file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ftpalg/engine.h"
+
+namespace ftpalg::daemon {
+
+struct DaemonConfig {
+  std::string config_file;  // empty: none
+  uint16_t queue_num = 21;
+  uint32_t queue_max_len = 4096;
+  std::string helper_name = "ftp-alg";
+  EngineConfig engine;
+  std::string metrics_listen = "127.0.0.1:9477";  // empty: no metrics endpoint
+  std::string log_format = "json";                // json | text
+  bool log_packets = false;                       // debug: one line per queued packet
+  bool check_only = false;                        // probe the kernel and exit
+};
+
+enum class ParseOutcome { kRun, kExit };
+
+// Parses argv (and the configuration file it names). On kExit, *exit_code holds the status to
+// exit with (0 after --help/--version, 2 after an error, which is already printed).
+ParseOutcome ParseDaemonConfig(int argc, const char* const* argv, DaemonConfig* config,
+                               int* exit_code);
+
+// Re-reads the configuration (SIGHUP) with the original argv. Returns false with a one-line
+// reason when the new configuration is invalid; the running one then stays.
+bool ReloadDaemonConfig(int argc, const char* const* argv, DaemonConfig* config,
+                        std::string* error);
+
+}  // namespace ftpalg::daemon

@@ -1,0 +1,306 @@
+#include "daemon/daemon.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "daemon/metrics.h"
+#include "ftpalg/engine.h"
+#include "kernel/cthelper_client.h"
+#include "kernel/expectation_client.h"
+#include "kernel/kernel_probe.h"
+#include "kernel/kernel_status.h"
+#include "kernel/queue_client.h"
+
+namespace ftpalg::daemon {
+namespace {
+
+// Expectations go to the kernel over ctnetlink. EEXIST/EBUSY mean the outside port is taken: the
+// engine then tries the next one and rewrites the line with the port it got (as nf_nat_ftp does).
+class KernelInstaller : public ExpectationInstaller {
+ public:
+  KernelInstaller(kernel::ExpectationClient& client, Log& log) : client_(client), log_(log) {}
+  void set_zone(uint16_t zone) { zone_ = zone; }
+
+  Result Install(const Expectation& expectation) override {
+    const kernel::ExpectResult result = client_.Create(expectation, zone_);
+    if (result.outcome == kernel::ExpectOutcome::kCreated) return Result::kInstalled;
+    if (result.PortTaken()) return Result::kBusy;
+    ++failures_;
+    log_.Warning("expectation not installed: " + result.message);
+    return Result::kFailed;
+  }
+  void Remove(const Expectation& expectation) override {
+    // ENOENT: already used by its data connection, or expired. Nothing to do either way.
+    kernel::KernelStatus status = client_.Delete(expectation, zone_);
+    if (!status.ok() && status.error != ENOENT) {
+      log_.Warning("expectation not removed: " + status.message);
+    }
+  }
+  uint64_t failures() const { return failures_; }
+
+ private:
+  kernel::ExpectationClient& client_;
+  Log& log_;
+  uint16_t zone_ = 0;
+  uint64_t failures_ = 0;
+};
+
+}  // namespace
+
+class Daemon::Impl {
+ public:
+  Impl(int argc, const char* const* argv, DaemonConfig config)
+      : argc_(argc), argv_(argv), config_(std::move(config)),
+        log_(config_.log_format == "text" ? Log::Format::kText : Log::Format::kJson),
+        installer_(expectations_, log_), engine_(config_.engine, installer_) {}
+
+  int Run();
+
+ private:
+  bool Start();
+  void Stop();
+  void OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeError error);
+  void Reload();
+  std::string Metrics() const;
+  void LogEvents(const std::vector<Event>& events) {
+    for (const Event& event : events) log_.Decision(event);
+  }
+
+  int argc_;
+  const char* const* argv_;
+  DaemonConfig config_;
+  Log log_;
+  kernel::QueueClient queue_;
+  kernel::CthelperClient cthelper_;
+  kernel::ExpectationClient expectations_;
+  KernelInstaller installer_;
+  Engine engine_;
+  MetricsServer metrics_;
+  kernel::HelperRegistration registration_;
+  int signal_fd_ = -1;
+  uint64_t packets_without_conntrack_ = 0;
+  uint64_t packets_truncated_ = 0;
+  uint64_t reloads_ = 0;
+};
+
+int CheckKernel(Log& log) {
+  if (!kernel::HasNetAdmin()) {
+    log.Error(std::string(kernel::kNeedsNetAdmin));
+    return 1;
+  }
+  const kernel::KernelSupport support = kernel::ProbeKernel();
+  for (const std::string& line : support.missing) log.Error(line);
+  if (support.ok()) log.Info("kernel supports userspace conntrack helpers: ftp-algd can run");
+  return support.ok() ? 0 : 1;
+}
+
+bool Daemon::Impl::Start() {
+  // Say plainly what is missing before anything half-starts.
+  if (CheckKernel(log_) != 0) return false;
+
+  kernel::QueueOptions queue_options;
+  queue_options.queue_num = config_.queue_num;
+  queue_options.max_len = config_.queue_max_len;
+  // Fail-open: when the daemon is down or the queue is full, control packets pass unhelped rather
+  // than being dropped. FTP through the gateway then loses the ALG, but nothing else breaks.
+  queue_options.fail_open = true;
+  queue_options.conntrack = true;
+  queue_options.require_conntrack = true;
+  if (auto status = queue_.Open(queue_options); !status.ok()) {
+    log_.Error(status.message);
+    return false;
+  }
+  if (auto status = expectations_.Open(); !status.ok()) {
+    log_.Error(status.message);
+    return false;
+  }
+  if (auto status = cthelper_.Open(); !status.ok()) {
+    log_.Error(status.message);
+    return false;
+  }
+  registration_.name = config_.helper_name;
+  registration_.queue_num = config_.queue_num;
+  registration_.policy.name = config_.helper_name;
+  registration_.policy.expect_max =
+      static_cast<uint32_t>(config_.engine.policy.max_pending_expectations);
+  registration_.policy.expect_timeout_s = config_.engine.policy.expectation_timeout_seconds;
+  if (auto status = cthelper_.Register(registration_); !status.ok()) {
+    log_.Error(status.message);
+    return false;
+  }
+  if (!config_.metrics_listen.empty()) {
+    if (std::string error = metrics_.Listen(config_.metrics_listen); !error.empty()) {
+      log_.Error(error);
+      return false;
+    }
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  signal_fd_ = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) {
+    log_.Error(std::string("signalfd: ") + std::strerror(errno));
+    return false;
+  }
+  log_.Info("serving helper '" + config_.helper_name + "' on queue " +
+            std::to_string(config_.queue_num) +
+            (config_.metrics_listen.empty() ? "" : ", metrics on " + config_.metrics_listen));
+  return true;
+}
+
+void Daemon::Impl::Stop() {
+  // Leave the registration in place but disabled: rules that name the helper stay valid, packets
+  // pass unqueued, and the next start takes the registration over.
+  if (auto status = cthelper_.SetEnabled(registration_, false); !status.ok()) {
+    log_.Warning("could not disable the helper: " + status.message);
+  }
+  queue_.Close();
+  if (signal_fd_ >= 0) close(signal_fd_);
+  signal_fd_ = -1;
+  log_.Info("stopped");
+}
+
+void Daemon::Impl::OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeError error) {
+  if (!packet.has_id) return;
+  auto accept_unchanged = [&] { queue_.SendVerdict(packet.packet_id, kernel::QueueVerdict::kAccept); };
+  if (error != kernel::DecodeError::kNone) return accept_unchanged();
+  if (packet.Truncated()) {
+    ++packets_truncated_;
+    return accept_unchanged();
+  }
+  std::optional<Direction> direction;
+  if (packet.ctinfo) direction = kernel::CtinfoDirection(*packet.ctinfo);
+  if (!packet.conntrack || !direction) {
+    ++packets_without_conntrack_;
+    return accept_unchanged();
+  }
+  PacketInput input;
+  input.packet = packet.payload;
+  input.time = Now();
+  input.control = packet.conntrack->connection;
+  input.direction = *direction;
+  installer_.set_zone(packet.conntrack->zone);
+  Decision decision = engine_.Process(input);
+  if (config_.log_packets) {
+    log_.Info("packet " + std::to_string(packet.packet_id) + " conntrack " +
+              std::to_string(input.control.conntrack_id) + " " +
+              (input.direction == Direction::kOriginal ? "client" : "server") + " " +
+              std::to_string(packet.payload.size()) + " bytes" +
+              (decision.modified ? ", rewritten" : ""));
+  }
+  LogEvents(decision.events);
+  if (decision.modified) {
+    // The verdict carries the conntrack too, so the kernel shifts later sequence numbers.
+    queue_.SendVerdict(packet.packet_id, kernel::QueueVerdict::kAccept, decision.packet);
+  } else {
+    accept_unchanged();
+  }
+}
+
+void Daemon::Impl::Reload() {
+  std::string error;
+  DaemonConfig fresh = config_;
+  if (!ReloadDaemonConfig(argc_, argv_, &fresh, &error)) {
+    log_.Error("reload failed, keeping the running configuration: " + error);
+    return;
+  }
+  if (fresh.queue_num != config_.queue_num || fresh.helper_name != config_.helper_name ||
+      fresh.metrics_listen != config_.metrics_listen) {
+    log_.Warning("queue, helper name and metrics address change only on restart");
+    fresh.queue_num = config_.queue_num;
+    fresh.helper_name = config_.helper_name;
+    fresh.metrics_listen = config_.metrics_listen;
+  }
+  config_ = fresh;
+  log_.set_format(config_.log_format == "text" ? Log::Format::kText : Log::Format::kJson);
+  engine_.Reconfigure(config_.engine);
+  registration_.policy.expect_max =
+      static_cast<uint32_t>(config_.engine.policy.max_pending_expectations);
+  registration_.policy.expect_timeout_s = config_.engine.policy.expectation_timeout_seconds;
+  if (auto status = cthelper_.Register(registration_); !status.ok()) {
+    log_.Warning("helper policy not updated: " + status.message);
+  }
+  ++reloads_;
+  log_.Info("configuration reloaded");
+}
+
+std::string Daemon::Impl::Metrics() const {
+  const kernel::QueueStats& q = queue_.stats();
+  std::vector<ExtraMetric> extra = {
+      {"queue_packets", "packets received from the queue", false, double(q.packets)},
+      {"queue_undecodable", "queue messages that could not be read", false, double(q.undecodable)},
+      {"queue_verdict_errors", "verdicts the kernel rejected", false, double(q.verdict_errors)},
+      {"queue_overruns", "times the kernel could not deliver (packets passed, fail-open)", false,
+       double(q.overruns)},
+      {"packets_without_conntrack", "queued packets without conntrack (passed unchanged)", false,
+       double(packets_without_conntrack_)},
+      {"packets_truncated", "queued packets copied short (passed unchanged)", false,
+       double(packets_truncated_)},
+      {"expectation_install_errors", "ctnetlink errors creating expectations", false,
+       double(installer_.failures())},
+      {"reloads", "configuration reloads (SIGHUP)", false, double(reloads_)},
+      {"resident_bytes", "daemon resident memory", true, double(ResidentBytes())},
+      {"session_state_bytes", "approximate heap held by session state", true,
+       double(engine_.ApproximateMemory())},
+  };
+  return RenderMetrics(engine_.counters(), extra);
+}
+
+int Daemon::Impl::Run() {
+  if (!Start()) return 1;
+  Timestamp last_expire = Now();
+  bool running = true;
+  while (running) {
+    pollfd fds[3] = {{queue_.fd(), POLLIN, 0}, {signal_fd_, POLLIN, 0}, {metrics_.fd(), POLLIN, 0}};
+    const nfds_t count = metrics_.fd() >= 0 ? 3 : 2;
+    const int ready = poll(fds, count, 1000);
+    if (ready < 0 && errno != EINTR) {
+      log_.Error(std::string("poll: ") + std::strerror(errno));
+      break;
+    }
+    if (ready > 0 && (fds[0].revents & POLLIN)) {
+      auto status = queue_.ReceiveBatch(
+          64, [this](const kernel::QueuedPacket& packet, kernel::DecodeError error) {
+            OnPacket(packet, error);
+          },
+          /*wait=*/false);
+      if (!status.ok()) log_.Warning("queue: " + status.message);
+    }
+    if (ready > 0 && (fds[1].revents & POLLIN)) {
+      signalfd_siginfo info{};
+      while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+        if (info.ssi_signo == SIGHUP) {
+          Reload();
+        } else {
+          log_.Info(std::string("received ") + strsignal(static_cast<int>(info.ssi_signo)));
+          running = false;
+        }
+      }
+    }
+    if (count == 3 && ready > 0 && (fds[2].revents & POLLIN)) metrics_.ServeOne(Metrics());
+    const Timestamp now = Now();
+    if (now - last_expire >= kNanosPerSecond) {
+      std::vector<Event> events;
+      engine_.Expire(now, &events);
+      LogEvents(events);
+      last_expire = now;
+    }
+  }
+  Stop();
+  return 0;
+}
+
+Daemon::Daemon(int argc, const char* const* argv, DaemonConfig config)
+    : impl_(std::make_unique<Impl>(argc, argv, std::move(config))) {}
+Daemon::~Daemon() = default;
+int Daemon::Run() { return impl_->Run(); }
+
+}  // namespace ftpalg::daemon

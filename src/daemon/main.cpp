@@ -1,0 +1,20 @@
+// ftp-algd: the FTP application-layer gateway daemon.
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+
+int main(int argc, char** argv) {
+  ftpalg::daemon::DaemonConfig config;
+  int exit_code = 0;
+  if (ftpalg::daemon::ParseDaemonConfig(argc, argv, &config, &exit_code) ==
+      ftpalg::daemon::ParseOutcome::kExit) {
+    return exit_code;
+  }
+  if (config.check_only) {
+    ftpalg::daemon::Log log(config.log_format == "text" ? ftpalg::daemon::Log::Format::kText
+                                                        : ftpalg::daemon::Log::Format::kJson);
+    return ftpalg::daemon::CheckKernel(log);
+  }
+  ftpalg::daemon::Daemon daemon(argc, argv, std::move(config));
+  return daemon.Run();
+}
