@@ -27,6 +27,8 @@ struct CommandLine {
   CommandVerb verb = CommandVerb::kOther;
   // RFC 959 5.3 syntax: a command code of 3 or 4 ASCII letters, then end of line or one SP and an
   // argument of printable characters. False for anything else (HTTP headers, binary, ...).
+  // Argument bytes must be 0x20-0x7e or TAB; "CODE " (SP, nothing after) is an empty argument.
+  // `verb` and `code` are set whenever the code part is valid, even if the argument is not.
   bool well_formed = false;
   // An HTTP request line ("GET /x HTTP/1.1", "POST ...") or header ("Host: x"): the signature of a
   // NAT-slipstreaming attempt when seen on a control connection.

@@ -12,6 +12,7 @@
 //   are older than the framer's position and are not framed either.
 // - A line longer than the configured bound is delivered once, truncated to the bound and flagged
 //   `overlong`, when its LF arrives; the framer holds at most `max_line_length` bytes meanwhile.
+//   The bound counts the line's text without its CR LF.
 #pragma once
 
 #include <cstddef>
@@ -23,11 +24,14 @@
 namespace ftpalg {
 
 struct FramedLine {
-  std::string_view text;  // without CR LF; at most max_line_length bytes
+  std::string_view text;   // without CR LF; at most max_line_length bytes
   uint32_t start_seq = 0;  // TCP sequence number of the line's first byte
   uint32_t end_seq = 0;    // sequence number one past its LF
   bool overlong = false;   // the line was longer than the bound; `text` holds only its start
-  // True when the whole line, from its first byte to its LF, is in the segment being fed.
+  // True when the whole line, from its first byte to its LF, is in the segment being fed (so its
+  // bytes are at payload offset start_seq - seq of that segment). False for a line assembled from
+  // bytes of earlier segments, even when an overlapping segment repeats them: the text delivered
+  // is the copy framed first, which the repeated bytes need not match.
   bool within_segment = false;
 };
 
@@ -57,7 +61,8 @@ class LineFramer {
   uint32_t next_seq() const { return next_seq_; }
 
   // Frames `payload`, which starts at sequence number `seq`, calling sink.OnLine() for each line
-  // that ends in it. Views passed to the sink are valid only during the call.
+  // that ends in it. Views passed to the sink are valid only during the call, and the sink must not
+  // call back into this framer. Payloads are TCP segments (under 2^31 bytes).
   FeedKind Feed(uint32_t seq, std::span<const uint8_t> payload, LineSink& sink);
 
   // Overlong lines seen so far (each counted once).
@@ -67,6 +72,10 @@ class LineFramer {
 
  private:
   void FrameNewBytes(uint32_t seq, std::span<const uint8_t> bytes, LineSink& sink);
+  // Adds bytes (without LF) to the partial line, which starts at `start_seq` if none is open.
+  void AppendPartial(uint32_t start_seq, std::span<const uint8_t> bytes);
+  // Forgets the partial line and releases its memory.
+  void DropPartial();
 
   size_t max_line_length_;
   bool started_ = false;
@@ -76,6 +85,8 @@ class LineFramer {
   uint32_t partial_start_seq_ = 0;
   bool in_partial_ = false;        // a line began in an earlier segment and has not ended
   bool partial_overlong_ = false;  // it already exceeded the bound
+  size_t partial_length_ = 0;      // raw bytes of it seen so far (partial_ holds the first ones)
+  bool partial_last_cr_ = false;   // its last raw byte so far is a CR (maybe the CR of CRLF)
   bool skip_to_newline_ = false;   // after a gap: discard bytes up to and including the next LF
   uint64_t overlong_lines_ = 0;
 };

@@ -21,7 +21,7 @@ inline constexpr uint8_t kAck = 0x10;
 
 enum class PacketError : uint8_t {
   kNone = 0,
-  kTruncated,        // shorter than its headers say
+  kTruncated,        // shorter than its headers say (also: IPv6 jumbograms, RFC 2675)
   kNotIp,            // version nibble neither 4 nor 6
   kNotTcp,           // another transport protocol (not an error for the engine: just not ours)
   kFragment,         // an IPv4 or IPv6 fragment: never parsed or rewritten
@@ -39,7 +39,7 @@ struct SackBlock {
 };
 
 struct TcpPacketView {
-  std::span<const uint8_t> packet;  // the whole IP packet
+  std::span<const uint8_t> packet;  // the whole IP packet, up to its IP length (no link padding)
   Family family = Family::kIpv4;
   Tuple tuple;  // src/dst address and port as in the headers
   uint32_t seq = 0;
@@ -50,6 +50,10 @@ struct TcpPacketView {
   std::span<const uint8_t> payload;
   std::array<SackBlock, 4> sack_blocks{};  // at most 4 fit in 40 bytes of options
   size_t sack_block_count = 0;
+  // Where the destination address that the TCP checksum's pseudo-header covers lies in `packet`:
+  // the IP header's, or for IPv6 the final destination named by a routing header that still has
+  // segments left (RFC 8200 8.1).
+  size_t checksum_dst_offset = 0;
 
   bool HasFlag(uint8_t flag) const { return (flags & flag) != 0; }
 };
@@ -62,7 +66,9 @@ struct TcpPacketResult {
 
 // Parses an IP packet (starting at the version nibble). Walks IPv6 extension headers (hop-by-hop,
 // routing, destination options); fragments are reported as kFragment. The payload length comes
-// from the IP header (not the span), so link-layer padding is ignored.
+// from the IP header (not the span), so link-layer padding is ignored. An IPv6 routing header of
+// a type whose final destination cannot be read (neither 0, 2 nor 4) while segments are left hides
+// the address the TCP checksum covers: such packets are reported as kNotTcp (left alone).
 TcpPacketResult ParseTcpPacket(std::span<const uint8_t> packet);
 
 }  // namespace ftpalg

@@ -27,6 +27,9 @@ struct HostPortResult {
 
 // Parses the argument of PORT: exactly six comma-separated decimal fields, each 0..255, port not 0.
 // Offsets are relative to `argument`. Trailing spaces are tolerated; anything else is not.
+// Errors, leftmost first: a field that is not 1-3 digits (or digits run into letters) is
+// kBadNumber; a list that ends before six fields is kMissingField; a seventh field or other bytes
+// after the sixth are kTrailingGarbage. With kPortZero the value is filled in.
 HostPortResult ParsePortArgument(std::string_view argument);
 
 // Finds and parses the host-port in the text of a 227 reply line (the whole line, code included).

@@ -23,7 +23,8 @@ class SeqShift {
  public:
   // Records that the segment starting at `segment_seq` (original numbering) changed length by
   // `delta` bytes. Recording the same segment again (a retransmission rewritten the same way) is
-  // ignored.
+  // ignored, and so is any segment_seq not after the last one recorded (as nf_ct_seqadj_set does:
+  // the offsets of later bytes are already on the wire) and a delta of 0.
   void Record(uint32_t segment_seq, int32_t delta);
 
   // The offset to add to an original sequence number `seq` of this direction: the sum of the

@@ -196,7 +196,17 @@ Decision Engine::Impl::Process(const PacketInput& input) {
     changes.seq_shift = own.OffsetFor(view.seq);
     if (view.HasFlag(tcp_flags::kAck)) changes.ack_shift = peer.OffsetFor(view.ack);
     // SACK blocks (RFC 2018) name bytes of the peer's stream, like the acknowledgement.
-    if (view.sack_block_count > 0) changes.sack_shift = peer.OffsetFor(view.sack_blocks[0].left);
+    // Each edge on its own: a block can span a rewritten segment (nf_ct_sack_block_adjust).
+    if (view.sack_block_count > 0) {
+      std::array<SackEdgeShift, 4> shifts{};
+      bool any = false;
+      for (size_t i = 0; i < view.sack_block_count; ++i) {
+        shifts[i] = SackEdgeShift{peer.OffsetFor(view.sack_blocks[i].left),
+                                  peer.OffsetFor(view.sack_blocks[i].right)};
+        any = any || shifts[i].left != 0 || shifts[i].right != 0;
+      }
+      if (any) changes.sack_edge_shifts = shifts;
+    }
   }
   if (work.new_delta != 0) stream.shift.Record(view.seq, work.new_delta);
 
@@ -441,8 +451,11 @@ uint32_t Engine::Impl::ActOnAnnouncement(PacketWork& work, const FramedLine& lin
 
   // Choose the outside port: the announced one, then the next ones up (as nf_nat_ftp does), when
   // the connection is translated; without NAT the port is what the announcer listens on.
-  const uint32_t attempts =
-      control.Translated() ? std::max<uint32_t>(config_.max_port_attempts, 1) : 1;
+  // A third-party address (loose policy) keeps its port: there is no translation to move it.
+  const bool own_address = announced.addr == AnnouncerAddress(control, announcer);
+  const uint32_t attempts = (control.Translated() && own_address)
+                                ? std::max<uint32_t>(config_.max_port_attempts, 1)
+                                : 1;
   Expectation expectation;
   bool installed = false;
   for (uint32_t attempt = 0; attempt < attempts; ++attempt) {

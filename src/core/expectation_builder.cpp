@@ -43,13 +43,17 @@ Expectation BuildExpectation(const ControlConnection& control, ExpectCause cause
   // (original.src), before any NAT of the data connection itself.
   exp.source =
       announcer == Direction::kOriginal ? control.reply.src.addr : control.original.src.addr;
-  exp.destination = Endpoint{AnnouncedAddressAfterNat(control, announcer), outside_port};
+  // A third-party address (only with the loose policy) is taken as it stands: there is nothing
+  // of ours to translate.
+  const bool own_address = announced.addr == AnnouncerAddress(control, announcer);
+  exp.destination = Endpoint{
+      own_address ? AnnouncedAddressAfterNat(control, announcer) : announced.addr, outside_port};
   // Whenever the control connection is translated, the data connection follows it (the kernel's
   // nf_nat_follow_master): its source becomes the address the peer knows for the announcer's
   // side, its destination the announced endpoint. This holds even when the announcer's own side
   // is not translated (an outside client's PORT to a DNAT-published server: the server's data
   // connection must leave from the published address).
-  if (control.Translated() || outside_port != announced.port) {
+  if (own_address && (control.Translated() || outside_port != announced.port)) {
     exp.nat_to = announced;
     exp.nat_direction = Opposite(announcer);
   }

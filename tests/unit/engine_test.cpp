@@ -73,7 +73,7 @@ TEST_F(EngineTest, LaterSequenceAndAckNumbersAreShifted) {
 TEST_F(EngineTest, ShiftHoldsAcrossSequenceWraparound) {
   Engine engine(ReplayConfig(), installer);
   // The PORT command starts a few bytes before 2^32 and the next command lies after it.
-  Conversation ftp(engine, Masqueraded(), /*client_isn=*/0xffffffc0u);
+  Conversation ftp(engine, Masqueraded(), /*client_isn=*/0xffffffd0u);
   ftp.Handshake();
   ftp.Login();
   ASSERT_TRUE(SeqBefore(ftp.client_seq(), 0u));
