@@ -1,0 +1,206 @@
+#include "kernel/queue_client.h"
+
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "kernel/netlink_ack.h"
+
+namespace ftpalg::kernel {
+namespace {
+
+constexpr uint16_t kPacketType = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
+// Room for the packet plus everything the kernel puts around it (headers, NFQA_CT, L2 header).
+constexpr size_t kReceiveOverhead = 8192;
+
+uint16_t MessageType(std::span<const uint8_t> message) {
+  return reinterpret_cast<const nlmsghdr*>(message.data())->nlmsg_type;
+}
+
+}  // namespace
+
+QueueClient::~QueueClient() { Close(); }
+
+KernelStatus QueueClient::Open(const QueueOptions& options) {
+  Close();
+  options_ = options;
+  std::string what = "binding netfilter queue " + std::to_string(options.queue_num);
+  if (int error = socket_.Open(); error != 0) {
+    if (error == EPROTONOSUPPORT) return KernelStatus::Error(error, std::string(kLacksNfnetlink));
+    return KernelStatus::Error(error, what + ": cannot open a netlink socket: " + ErrnoText(error));
+  }
+  // Errors answering verdicts then echo only the header, not the whole rewritten packet.
+  socket_.SetNetlinkOption(NETLINK_CAP_ACK, 1);
+  socket_.SetReceiveBufferSize(options.receive_buffer_bytes);
+  receive_buffer_.assign(std::min<uint32_t>(options.copy_range, 0xffff) + kReceiveOverhead, 0);
+  send_buffer_.assign(VerdictMessageSize(0xffff), 0);
+
+  uint32_t mask = NFQA_CFG_F_CONNTRACK | NFQA_CFG_F_FAIL_OPEN;
+  uint32_t flags = (options.conntrack ? NFQA_CFG_F_CONNTRACK : 0u) |
+                   (options.fail_open ? NFQA_CFG_F_FAIL_OPEN : 0u);
+  KernelStatus status =
+      Configure(what, BuildQueueOpen(send_buffer_, socket_.NextSeq(), options.queue_num,
+                                     options.copy_range, options.max_len, flags, mask));
+  if (status.error == EOPNOTSUPP && options.conntrack && !options.require_conntrack) {
+    // Degraded mode, on request: packets without their conntrack.
+    flags &= ~static_cast<uint32_t>(NFQA_CFG_F_CONNTRACK);
+    status = Configure(what, BuildQueueOpen(send_buffer_, socket_.NextSeq(), options.queue_num,
+                                            options.copy_range, options.max_len, flags, mask));
+  }
+  if (!status.ok()) {
+    socket_.Close();
+    return status;
+  }
+  conntrack_enabled_ = (flags & NFQA_CFG_F_CONNTRACK) != 0;
+  // From here on reads wait for packets (the daemon polls the descriptor).
+  socket_.SetReceiveTimeout(std::chrono::milliseconds(0));
+  return KernelStatus::Ok();
+}
+
+KernelStatus QueueClient::Configure(const std::string& what, const BuildResult& built) {
+  if (!built.ok()) {
+    return KernelStatus::Error(
+        EINVAL, what + ": cannot encode: " + std::string(BuildErrorName(built.error)));
+  }
+  uint32_t seq = built.header()->nlmsg_seq;
+  if (int error = socket_.Send(built.message); error != 0) {
+    return KernelStatus::Error(error, what + ": " + ErrnoText(error));
+  }
+  // The queue is live as soon as the kernel has bound it, possibly before its ack reaches us:
+  // packets read while waiting are kept for the first ReceiveBatch instead of being skipped (a
+  // skipped packet would wait for a verdict until the queue is unbound).
+  while (true) {
+    size_t received = 0;
+    int error = socket_.Receive(receive_buffer_, true, &received);
+    if (error == EAGAIN) {
+      return KernelStatus::Error(ETIMEDOUT, what + ": no answer from the kernel");
+    }
+    if (error == ENOBUFS) {
+      ++stats_.overruns;
+      continue;
+    }
+    if (error != 0) return KernelStatus::Error(error, what + ": " + ErrnoText(error));
+    std::span<const uint8_t> datagram(receive_buffer_.data(), received);
+    bool has_packets = false;
+    ForEachMessage(datagram, [&](std::span<const uint8_t> message) {
+      if (MessageType(message) == kPacketType) has_packets = true;
+    });
+    if (has_packets) pending_.emplace_back(datagram.begin(), datagram.end());
+    ReplyProgress progress = ScanReply(datagram, seq, [](std::span<const uint8_t>) {});
+    if (progress.malformed != DecodeError::kNone) {
+      return KernelStatus::Error(EBADMSG, what + ": unreadable answer");
+    }
+    if (!progress.finished) continue;
+    switch (progress.error) {
+      case 0:
+        return KernelStatus::Ok();
+      case EPERM:
+        // nfnetlink refuses callers without CAP_NET_ADMIN with EPERM, and so does the queue when
+        // another socket holds it (nfqnl_recv_config checks the owner before BIND's EBUSY).
+        if (HasNetAdmin()) {
+          auto owner = QueueOwnerPortid(options_.queue_num);
+          return KernelStatus::Error(
+              EPERM, what + ": the queue is bound by another process" +
+                         (owner ? " (netlink port " + std::to_string(*owner) + ")" : "") +
+                         "; is another instance running?");
+        }
+        return KernelStatus::Error(EPERM, what + ": " + std::string(kNeedsNetAdmin));
+      case EOPNOTSUPP:
+        return KernelStatus::Error(EOPNOTSUPP, what + ": " + std::string(kLacksQueueConntrack));
+      case EINVAL:
+        if (progress.ext_message.empty()) {
+          return KernelStatus::Error(EINVAL, what + ": " + std::string(kLacksQueue));
+        }
+        [[fallthrough]];
+      default: {
+        std::string text = what + ": " + ErrnoText(progress.error);
+        if (!progress.ext_message.empty()) text += ": " + std::string(progress.ext_message);
+        return KernelStatus::Error(progress.error, text);
+      }
+    }
+  }
+}
+
+void QueueClient::Close() {
+  // Closing the socket unbinds the queue (the kernel destroys a departing port id's queues on
+  // NETLINK_URELEASE); packets still waiting are dropped by that, new ones bypass the queue.
+  socket_.Close();
+  pending_.clear();
+  conntrack_enabled_ = false;
+}
+
+void QueueClient::HandleDatagram(std::span<const uint8_t> datagram,
+                                 const PacketHandler& on_packet) {
+  DecodeError walk = ForEachMessage(datagram, [&](std::span<const uint8_t> message) {
+    uint16_t type = MessageType(message);
+    if (type == kPacketType) {
+      QueuedPacket packet;
+      DecodeError error = ParseQueuedPacket(message, &packet);
+      if (error == DecodeError::kNone) {
+        ++stats_.packets;
+      } else {
+        ++stats_.undecodable;
+      }
+      on_packet(packet, error);
+    } else if (type == NLMSG_ERROR) {
+      NetlinkAck ack;
+      if (ParseAck(message, &ack) != DecodeError::kNone) {
+        ++stats_.undecodable;
+      } else if (ack.error != 0) {
+        ++stats_.verdict_errors;
+        stats_.last_verdict_error = ack.error;
+      }
+    }
+  });
+  if (walk != DecodeError::kNone) ++stats_.undecodable;
+}
+
+KernelStatus QueueClient::ReceiveBatch(size_t max_datagrams, const PacketHandler& on_packet,
+                                       bool wait) {
+  if (!socket_.is_open()) return KernelStatus::Error(EBADF, "netfilter queue is not open");
+  std::vector<std::vector<uint8_t>> pending;
+  pending.swap(pending_);
+  for (const auto& datagram : pending) HandleDatagram(datagram, on_packet);
+  bool first = pending.empty();
+  for (size_t i = 0; i < max_datagrams; ++i) {
+    size_t received = 0;
+    int error = socket_.Receive(receive_buffer_, wait && first, &received);
+    first = false;
+    if (error == EAGAIN) break;
+    if (error == ENOBUFS) {
+      // The kernel could not queue packets to us; with fail-open it let them through.
+      ++stats_.overruns;
+      continue;
+    }
+    if (error != 0) {
+      return KernelStatus::Error(error, "reading netfilter queue " +
+                                            std::to_string(options_.queue_num) + ": " +
+                                            ErrnoText(error));
+    }
+    HandleDatagram(std::span<const uint8_t>(receive_buffer_.data(), received), on_packet);
+  }
+  return KernelStatus::Ok();
+}
+
+KernelStatus QueueClient::SendVerdict(uint32_t packet_id, QueueVerdict verdict,
+                                      std::span<const uint8_t> new_packet) {
+  if (!socket_.is_open()) return KernelStatus::Error(EBADF, "netfilter queue is not open");
+  size_t needed = VerdictMessageSize(new_packet.size());
+  if (send_buffer_.size() < needed) send_buffer_.assign(needed, 0);
+  BuildResult built = BuildVerdict(send_buffer_, socket_.NextSeq(), options_.queue_num, packet_id,
+                                   verdict, new_packet, conntrack_enabled_ && !new_packet.empty());
+  if (!built.ok()) {
+    return KernelStatus::Error(EINVAL,
+                               "verdict for packet " + std::to_string(packet_id) +
+                                   ": cannot encode: " + std::string(BuildErrorName(built.error)));
+  }
+  if (int error = socket_.Send(built.message); error != 0) {
+    return KernelStatus::Error(
+        error, "verdict for packet " + std::to_string(packet_id) + ": " + ErrnoText(error));
+  }
+  return KernelStatus::Ok();
+}
+
+}  // namespace ftpalg::kernel
