@@ -35,20 +35,24 @@ class SeqShift {
   // back to the original numbering (used on a live gateway; the replay uses OffsetFor).
   uint32_t ToOriginal(uint32_t rewritten_seq) const;
 
+  // The most recent changes kept; older ones are folded into one base offset (a retransmission
+  // from before all of them gets the oldest offset kept, which is right unless it predates several
+  // rewrites; the kernel keeps a single change).
+  static constexpr size_t kMaxChanges = 4;
+
   int64_t total() const { return total_; }
   bool empty() const { return count_ == 0; }
 
  private:
+  // Offsets are 32-bit like the kernel's (struct nf_ct_seqadj): sequence arithmetic is modulo 2^32
+  // anyway, and a session holds two of these, so their size matters (see bench/README.md).
   struct Change {
     uint32_t segment_seq;
-    int64_t offset_after;  // cumulative offset for sequence numbers after segment_seq
+    int32_t offset_after;  // cumulative offset for sequence numbers after segment_seq
   };
-  // The most recent changes; older ones are folded into `base_` (a retransmission from before all
-  // of them gets the oldest offset kept, which is right unless it predates several rewrites).
-  static constexpr size_t kMaxChanges = 8;
   std::array<Change, kMaxChanges> changes_{};
-  size_t count_ = 0;
-  int64_t base_ = 0;  // offset for sequence numbers before the oldest change kept
+  uint8_t count_ = 0;
+  int32_t base_ = 0;  // offset for sequence numbers before the oldest change kept
   int64_t total_ = 0;
 };
 

@@ -15,7 +15,8 @@ void SeqShift::Record(uint32_t segment_seq, int32_t delta) {
     --count_;
   }
   total_ += delta;
-  changes_[count_++] = Change{segment_seq, total_};
+  // C++20 defines the narrowing as modulo 2^32, which is what sequence numbers need.
+  changes_[count_++] = Change{segment_seq, static_cast<int32_t>(total_)};
 }
 
 int64_t SeqShift::OffsetFor(uint32_t seq) const {

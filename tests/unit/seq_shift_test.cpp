@@ -119,27 +119,36 @@ TEST_P(SeqShiftTest, RecordingAgainIsIgnored) {
   EXPECT_TRUE(none.empty());
 }
 
-// The kernel's nf_ct_seqadj keeps one change; we keep kMaxChanges (8) and fold older ones.
+// The kernel's nf_ct_seqadj keeps one change; we keep kMaxChanges and fold older ones.
 TEST_P(SeqShiftTest, OldChangesAreFolded) {
+  constexpr int kChanges = 12;
+  constexpr int kFolded = kChanges - static_cast<int>(SeqShift::kMaxChanges);
+  static_assert(kFolded > 0);
   SeqShift shift;
-  for (int i = 0; i < 12; ++i) shift.Record(At(100 * i), i + 1);  // +1, +2, ... +12
+  for (int i = 0; i < kChanges; ++i) shift.Record(At(100 * i), i + 1);  // +1, +2, ... +12
   EXPECT_EQ(shift.total(), 78);
-  // The 8 newest changes (segments at 400 .. 1100) are exact.
+  // The kMaxChanges newest changes are exact.
   int64_t expected = 0;
-  for (int i = 0; i < 12; ++i) {
+  int64_t folded_offset = 0;
+  for (int i = 0; i < kChanges; ++i) {
     const int64_t before = expected;
     expected += i + 1;
-    if (i < 4) continue;
+    if (i < kFolded) {
+      folded_offset = expected;
+      continue;
+    }
     EXPECT_EQ(shift.OffsetFor(At(100 * i)), before) << i;
     EXPECT_EQ(shift.OffsetFor(At(100 * i + 1)), expected) << i;
     // A whole 30-byte rewritten segment acked, and an ack up to its start.
     EXPECT_EQ(shift.ToOriginal(At(100 * i + 30 + expected)), At(100 * i + 30)) << i;
     EXPECT_EQ(shift.ToOriginal(At(100 * i + before)), At(100 * i)) << i;
   }
-  // Older numbers get the offset from before the oldest change kept (1+2+3+4).
-  EXPECT_EQ(shift.OffsetFor(At(350)), 10);
-  EXPECT_EQ(shift.OffsetFor(At(50)), 10);
-  EXPECT_EQ(shift.ToOriginal(At(360)), At(350));
+  // Older numbers get the offset from before the oldest change kept.
+  const uint32_t oldest_kept = static_cast<uint32_t>(100 * kFolded);
+  EXPECT_EQ(shift.OffsetFor(At(oldest_kept - 50)), folded_offset);
+  EXPECT_EQ(shift.OffsetFor(At(50)), folded_offset);
+  EXPECT_EQ(shift.ToOriginal(At(oldest_kept - 40 + static_cast<uint32_t>(folded_offset))),
+            At(oldest_kept - 40));
   // New changes still work after folding.
   shift.Record(At(1300), -78);
   EXPECT_EQ(shift.total(), 0);
