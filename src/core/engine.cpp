@@ -364,7 +364,14 @@ void Engine::Impl::HandleReply(PacketWork& work, const FramedLine& line) {
     paired = !session.pairing_lost;
   }
 
-  if (code == 230) session.login = LoginState::kLoggedIn;
+  // RFC 959 5.4: 230 answers USER, PASS or ACCT. A 230 that answers nothing (a server speaking
+  // first, as a NAT-slipstreaming server would before the browser's request) or another command
+  // logs nobody in: it would switch off the checks on the client's pre-login lines.
+  if (code == 230 && paired &&
+      (answered.verb == CommandVerb::kUser || answered.verb == CommandVerb::kPass ||
+       answered.verb == CommandVerb::kAcct)) {
+    session.login = LoginState::kLoggedIn;
+  }
 
   if (code == 227 || code == 229) {
     const ExpectCause cause = code == 227 ? ExpectCause::k227 : ExpectCause::k229;

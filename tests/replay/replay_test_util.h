@@ -34,6 +34,7 @@ inline std::filesystem::path CorpusDir() { return SourceDir() / ".." / "shared" 
 struct ReplayRun {
   int exit_code = -1;
   std::vector<nlohmann::json> events;
+  std::vector<std::string> event_lines;  // the raw JSON lines, as written
   std::string stdout_text;
   std::string stderr_text;
 
@@ -78,6 +79,7 @@ inline ReplayRun RunReplayTool(const std::vector<std::string>& args) {
   std::ifstream in(events_path);
   std::string line;
   while (std::getline(in, line)) {
+    run.event_lines.push_back(line);
     auto parsed = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     EXPECT_FALSE(parsed.is_discarded()) << "not JSON: " << line;
     if (!parsed.is_discarded()) run.events.push_back(parsed);

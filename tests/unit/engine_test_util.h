@@ -84,6 +84,8 @@ class Conversation {
     input.control = control_;
     input.direction = direction;
     decisions.push_back(engine_.Process(input));
+    inputs.push_back(last_packet);
+    input_directions.push_back(direction);
     if (!seq_override) {
       own += static_cast<uint32_t>(payload.size());
       if (flags & (tcp_flags::kSyn | tcp_flags::kFin)) own += 1;
@@ -102,12 +104,25 @@ class Conversation {
     return out;
   }
 
+  // Moves a side's next sequence number on by `bytes` (after segments sent with seq_override
+  // that carried new bytes).
+  void Advance(Direction direction, uint32_t bytes) {
+    (direction == Direction::kOriginal ? client_seq_ : server_seq_) += bytes;
+  }
+
+  // The packet the gateway forwards for the i-th Send(): the engine's copy when it changed it.
+  const std::vector<uint8_t>& Forwarded(size_t i) const {
+    return decisions[i].modified ? decisions[i].packet : inputs[i];
+  }
+
   uint32_t client_seq() const { return client_seq_; }
   uint32_t server_seq() const { return server_seq_; }
 
   Timestamp now = 1'700'000'000 * kNanosPerSecond;
   std::vector<uint8_t> last_packet;
   std::vector<Decision> decisions;
+  std::vector<std::vector<uint8_t>> inputs;  // the packet of each Send(), as built
+  std::vector<Direction> input_directions;
 
  private:
   Engine& engine_;
