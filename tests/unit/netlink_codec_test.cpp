@@ -23,22 +23,15 @@
 
 #include "kernel/kernel_status.h"
 #include "kernel/netlink_ack.h"
+#include "netlink_test_util.h"
 
 namespace ftpalg::kernel {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-std::string Hex(std::span<const uint8_t> bytes) {
-  std::string out;
-  char cell[4];
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    std::snprintf(cell, sizeof(cell), "%02x", bytes[i]);
-    out += cell;
-    out += (i % 16 == 15) ? '\n' : ' ';
-  }
-  return out;
-}
+using test::Bytes;
+using test::Concat;
+using test::Hex;
+using test::kSeq;
 
 void ExpectBytes(std::span<const uint8_t> actual, const Bytes& expected) {
   EXPECT_EQ(Hex(actual), Hex(expected));
@@ -415,12 +408,6 @@ Bytes Message(uint16_t type, uint32_t seq, const Bytes& payload) {
   m.insert(m.end(), payload.begin(), payload.end());
   while (m.size() % 4 != 0) m.push_back(0);
   return m;
-}
-
-Bytes Concat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& part : parts) out.insert(out.end(), part.begin(), part.end());
-  return out;
 }
 
 TEST(ScanReplyTest, DataThenAck) {

@@ -27,36 +27,16 @@
 #include "kernel/expectation_client.h"
 #include "kernel/kernel_status.h"
 #include "kernel/netlink_socket.h"
+#include "netlink_test_util.h"
 
 namespace ftpalg::kernel {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-std::string Hex(std::span<const uint8_t> bytes) {
-  std::string out;
-  char cell[4];
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    std::snprintf(cell, sizeof(cell), "%02x", bytes[i]);
-    out += cell;
-    out += (i % 16 == 15) ? '\n' : ' ';
-  }
-  return out;
-}
-
-std::span<uint8_t> Buffer() {
-  alignas(8) static std::array<uint8_t, 1024> buffer;
-  buffer.fill(0xaa);
-  return buffer;
-}
-
-Bytes Concat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& part : parts) out.insert(out.end(), part.begin(), part.end());
-  return out;
-}
-
-constexpr uint32_t kSeq = 0x01020304;
+using test::Buffer;
+using test::Bytes;
+using test::Concat;
+using test::Hex;
+using test::kSeq;
 
 // Active FTP through masquerade: the client 192.0.2.2 sends PORT for 40001 on its control
 // connection 192.0.2.2:40000 -> 198.51.100.2:21; the gateway announces 198.51.100.1:50000

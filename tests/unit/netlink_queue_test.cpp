@@ -29,30 +29,16 @@
 #include "kernel/kernel_status.h"
 #include "kernel/queue_client.h"
 #include "kernel/queue_messages.h"
+#include "netlink_test_util.h"
 
 namespace ftpalg::kernel {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-std::string Hex(std::span<const uint8_t> bytes) {
-  std::string out;
-  char cell[4];
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    std::snprintf(cell, sizeof(cell), "%02x", bytes[i]);
-    out += cell;
-    out += (i % 16 == 15) ? '\n' : ' ';
-  }
-  return out;
-}
-
-std::span<uint8_t> Buffer() {
-  alignas(8) static std::array<uint8_t, 512> buffer;
-  buffer.fill(0xaa);
-  return buffer;
-}
-
-constexpr uint32_t kSeq = 0x01020304;
+using test::Bytes;
+using test::Concat;
+using test::Hex;
+using test::kSeq;
+std::span<uint8_t> Buffer() { return test::Buffer<512>(); }
 
 // Byte layouts below stay one field group per row.
 // clang-format off
@@ -67,12 +53,6 @@ Bytes Header(uint32_t len, uint8_t message, uint16_t flags, uint16_t queue) {
           0x00, 0x00, static_cast<uint8_t>(queue >> 8), static_cast<uint8_t>(queue)};
 }
 // clang-format on
-
-Bytes Concat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& part : parts) out.insert(out.end(), part.begin(), part.end());
-  return out;
-}
 
 TEST(QueueMessagesTest, BindAndUnbindGolden) {
   BuildResult bind = BuildQueueBind(Buffer(), kSeq, 0x0102);
