@@ -106,11 +106,13 @@ KernelStatus CthelperClient::Get(const HelperKey& key, HelperInfo* out) {
   if (answer.error == EINVAL || answer.error == EOPNOTSUPP || answer.error == EPROTONOSUPPORT) {
     return KernelStatus::Error(answer.error, what + ": " + std::string(kLacksCthelper));
   }
-  if (answer.error == ENOENT) {
+  // Kernels up to 6.1 at least acknowledge a lookup that matched nothing with success and no
+  // data (nfnl_cthelper_get's ret stays 0; observed on Debian's 6.1); newer ones say ENOENT.
+  if (answer.error == ENOENT || (answer.error == 0 && !found && !unreadable)) {
     return KernelStatus::Error(ENOENT, DescribeHelper(key) + " is not registered");
   }
   if (answer.error != 0) return Failure(what, answer);
-  if (unreadable || !found) return KernelStatus::Error(EBADMSG, what + ": unreadable answer");
+  if (unreadable) return KernelStatus::Error(EBADMSG, what + ": unreadable answer");
   return KernelStatus::Ok();
 }
 

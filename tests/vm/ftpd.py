@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""FTP server for the VM scenarios: pyftpdlib, anonymous read-only, one process, several addresses.
+
+usage: ftpd.py ROOT LOGFILE READYFILE ADDRESS [ADDRESS...]   (port 21 on each address)
+READYFILE is created once every address listens.
+
+Stock pyftpdlib behaviour that the scenarios rely on:
+- PORT/EPRT naming an address other than the client's is refused (permit_foreign_addresses off),
+  so active mode through NAT fails without an ALG;
+- 227/229 replies carry the server's own address, so passive mode through DNAT needs an ALG.
+- One change: pyftpdlib compares the EPRT address with the client's as strings, so an IPv6
+  address written in another valid form is refused as "foreign". The kernel's nf_nat_ftp writes
+  the uncompressed form (%pI6: 2001:0db8:0002:0000:0000:0000:0000:0001), which RFC 2428 allows;
+  the handler here compares addresses instead.
+The active-mode connect timeout is short so that a data connection the firewall drops ends in a
+quick "425" instead of a 30 s wait.
+"""
+import ipaddress
+import logging
+import sys
+
+# pyftpdlib.handlers imports pyOpenSSL for its TLS handler when it can: 4 of the 7 s a start takes
+# under TCG. This server does no TLS.
+sys.modules["OpenSSL"] = None
+
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import ActiveDTP, FTPHandler
+from pyftpdlib.servers import FTPServer
+
+
+def main():
+    if len(sys.argv) < 5:
+        sys.exit(__doc__)
+    root, logfile, readyfile, addresses = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    logging.basicConfig(filename=logfile, level=logging.DEBUG,
+                        format="%(asctime)s %(message)s")
+    ActiveDTP.timeout = 5
+
+    authorizer = DummyAuthorizer()
+    authorizer.add_anonymous(root)  # read-only: perm "elr"
+
+    class Handler(FTPHandler):
+        def _make_eport(self, ip, port):
+            try:
+                ip = str(ipaddress.ip_address(ip))  # canonical (RFC 5952) text, as remote_ip is
+            except ValueError:
+                pass
+            return FTPHandler._make_eport(self, ip, port)
+
+    Handler.authorizer = authorizer
+    Handler.permit_foreign_addresses = False
+    Handler.permit_privileged_ports = False
+
+    servers = [FTPServer((address, 21), Handler) for address in addresses]
+    with open(readyfile, "w") as ready:
+        ready.write("listening on %s\n" % " ".join(addresses))
+    # All servers share the default IOLoop; serving one serves them all.
+    servers[0].serve_forever()
+
+
+if __name__ == "__main__":
+    main()
