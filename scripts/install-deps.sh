@@ -11,7 +11,7 @@ PACKAGES=(
   # captures, test hosts, real FTP peers
   tshark tcpdump python3 python3-pyftpdlib curl lftp iproute2 iptables nftables conntrack nfct
   # the stock-kernel test bed
-  qemu-system-x86 busybox-static kmod cpio
+  qemu-system-x86 busybox-static kmod cpio file
 )
 
 missing=()

@@ -77,7 +77,7 @@ for tool in bash curl lftp iptables ip6tables iptables-restore nft conntrack nfc
 done
 /usr/bin/python3 -c 'import pyftpdlib' 2>/dev/null || missing="$missing python3-pyftpdlib"
 [ "$PCAP" = 0 ] || command -v tcpdump >/dev/null 2>&1 || missing="$missing tcpdump"
-[ -z "$missing" ] || skip "missing on the host (the guest uses the host's root):$missing; see tests/vm/install-deps.sh"
+[ -z "$missing" ] || skip "missing on the host (the guest uses the host's root):$missing; run scripts/install-deps.sh"
 
 "$HERE/fetch-kernel.sh" "$CACHE"; rc=$?
 [ $rc -eq 0 ] || exit $rc
