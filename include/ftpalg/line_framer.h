@@ -7,8 +7,9 @@
 // - Bytes the framer has already consumed (retransmission, or the old part of an overlapping
 //   segment) are never delivered again; only the new tail of an overlapping segment is framed.
 // - A segment that starts beyond the next expected byte (an earlier segment is lost or late) is not
-//   framed. The framer drops any partial line, moves past the segment and skips to the next LF:
-//   it never parses a line whose start it did not see in order. The late bytes, when they arrive,
+//   framed. The framer drops any partial line, moves past the segment and skips to the next LF
+//   (unless the segment ended in one): it never parses a line whose start it did not see in
+//   order. The late bytes, when they arrive,
 //   are older than the framer's position and are not framed either.
 // - A line longer than the configured bound is delivered once, truncated to the bound and flagged
 //   `overlong`, when its LF arrives; the framer holds at most `max_line_length` bytes meanwhile.

@@ -175,6 +175,8 @@ Decision Engine::Impl::Process(const PacketInput& input) {
           break;
         case FeedKind::kGap:
           counters_.Add(Counter::kSegmentsOutOfOrder);
+          // A multi-line reply may have begun or ended in the missing bytes.
+          if (direction == Direction::kReply) session->replies.Reset();
           break;
         case FeedKind::kInOrder:
         case FeedKind::kEmpty:

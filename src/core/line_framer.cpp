@@ -52,9 +52,10 @@ FeedKind LineFramer::Feed(uint32_t seq, std::span<const uint8_t> payload, LineSi
   if (SeqAfter(seq, next_seq_)) {
     // Bytes are missing before this segment, so we do not know where its lines start. Framing
     // from here could parse the middle of a line as a command (the classic ALG evasion), so
-    // discard everything up to the first LF after this segment.
+    // discard everything up to the first LF after this segment. When the segment itself ends in
+    // a LF, the byte after it starts a line whatever came before, so nothing needs skipping.
     DropPartial();
-    skip_to_newline_ = true;
+    skip_to_newline_ = payload.empty() || payload.back() != '\n';
     next_seq_ = end;
     return FeedKind::kGap;
   }

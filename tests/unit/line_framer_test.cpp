@@ -307,9 +307,18 @@ TEST_P(LineFramerTest, OverlongPartialIsDroppedByAGap) {
   EXPECT_EQ(framer_.buffered_bytes(), 512u);
   EXPECT_EQ(Feed(3000, "C\r\n"), FeedKind::kGap);
   Feed(3003, "NOOP\r\nQUIT\r\n");
-  // The gap's skip discards "NOOP": its start was seen, but not in order after the lost bytes.
-  EXPECT_EQ(Texts(), (std::vector<std::string>{"QUIT"}));
+  // The gap's segment ended in a LF, so "NOOP" starts a line whatever was lost before it.
+  EXPECT_EQ(Texts(), (std::vector<std::string>{"NOOP", "QUIT"}));
   EXPECT_EQ(framer_.overlong_lines(), 0u);
+}
+
+TEST_P(LineFramerTest, GapSegmentEndingMidLineSkipsToTheNextLf) {
+  framer_.StartAt(S());
+  Feed(0, "USER a\r\n");
+  EXPECT_EQ(Feed(100, "tail of something PO"), FeedKind::kGap);
+  Feed(120, "RT 1,2,3,4,5,6\r\nQUIT\r\n");
+  // "RT 1,2,..." continues a line whose start was out of order: never framed.
+  EXPECT_EQ(Texts(), (std::vector<std::string>{"USER a", "QUIT"}));
 }
 
 TEST_P(LineFramerTest, WithoutStartAtTheFirstSegmentStartsTheStream) {
