@@ -34,6 +34,6 @@ if [ $# -eq 0 ]; then
     -DFTPALG_FUZZ=ON >/dev/null
   cmake --build build-fuzz -j"$JOBS" --target fuzz_targets
   log "fuzz smoke runs"
-  ctest --test-dir build-fuzz --output-on-failure -L fuzz-smoke
+  ctest --test-dir build-fuzz --output-on-failure -L fuzz
 fi
 log "all tests done"
