@@ -78,12 +78,14 @@ else
   for d in var/tmp root; do
     [ -d $NR/$d ] && mount -t tmpfs tmpfs $NR/$d
   done
+  mount -t tmpfs -o mode=1777 tmpfs $NR/tmp
 fi
+# With the overlay, /tmp stays the host's (writable through the overlay): a checkout or build tree
+# under /tmp (as CI may use) must remain visible to the job.
 mount -t proc proc $NR/proc
 mount -t sysfs sysfs $NR/sys
 mount -t devtmpfs devtmpfs $NR/dev
 mkdir -p $NR/dev/pts 2>/dev/null && mount -t devpts devpts $NR/dev/pts 2>/dev/null
-mount -t tmpfs -o mode=1777 tmpfs $NR/tmp
 mount -t tmpfs -o mode=755 tmpfs $NR/run
 # The guest's modules where kmod (and the daemon) expect them. On the read-only fallback this
 # works only if the host has that directory.
