@@ -12,6 +12,8 @@ PACKAGES=(
   tshark tcpdump python3 python3-pyftpdlib curl lftp iproute2 iptables nftables conntrack nfct
   # the stock-kernel test bed
   qemu-system-x86 busybox-static kmod cpio file
+  # benchmarks: the live benchmark's plot (bench/run-live.sh)
+  gnuplot-nox
 )
 
 missing=()

@@ -73,6 +73,9 @@ void Describe(CLI::App& app, DaemonConfig* config, Switches* switches) {
   app.add_flag("--log-packets", config->log_packets, "log every queued packet (debug)");
   app.add_flag("--check", config->check_only,
                "check that the kernel and privileges allow running, then exit");
+  app.add_flag("--release", config->release_only,
+               "disable the helper registration unless a running instance serves its queue, "
+               "then exit (for after a crash: systemd ExecStopPost)");
   app.set_version_flag("--version", "ftp-algd 0.1.0");
 }
 

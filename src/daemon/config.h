@@ -20,6 +20,7 @@ struct DaemonConfig {
   std::string log_format = "json";                // json | text
   bool log_packets = false;                       // debug: one line per queued packet
   bool check_only = false;                        // probe the kernel and exit
+  bool release_only = false;                      // disable a registration nobody serves, exit
 };
 
 enum class ParseOutcome { kRun, kExit };

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "daemon/metrics.h"
+#include "daemon/release_guard.h"
 #include "ftpalg/engine.h"
 #include "kernel/cthelper_client.h"
 #include "kernel/expectation_client.h"
@@ -82,11 +83,28 @@ class Daemon::Impl {
   Engine engine_;
   MetricsServer metrics_;
   kernel::HelperRegistration registration_;
+  ReleaseGuard guard_;
   int signal_fd_ = -1;
   uint64_t packets_without_conntrack_ = 0;
   uint64_t packets_truncated_ = 0;
   uint64_t reloads_ = 0;
 };
+
+kernel::HelperRegistration Registration(const DaemonConfig& config) {
+  kernel::HelperRegistration registration;
+  registration.name = config.helper_name;
+  registration.queue_num = config.queue_num;
+  registration.policy.name = config.helper_name;
+  registration.policy.expect_max =
+      static_cast<uint32_t>(config.engine.policy.max_pending_expectations);
+  registration.policy.expect_timeout_s = config.engine.policy.expectation_timeout_seconds;
+  return registration;
+}
+
+int ReleaseHelper(const DaemonConfig& config, Log& log) {
+  log.Info(ReleaseRegistration(Registration(config)));
+  return 0;
+}
 
 int CheckKernel(Log& log) {
   if (!kernel::HasNetAdmin()) {
@@ -102,6 +120,14 @@ int CheckKernel(Log& log) {
 bool Daemon::Impl::Start() {
   // Say plainly what is missing before anything half-starts.
   if (CheckKernel(log_) != 0) return false;
+
+  registration_ = Registration(config_);
+  // Before any netlink socket exists (see release_guard.h): whatever ends this process, the
+  // registration is disabled so that FTP passes unhelped rather than being blocked.
+  if (std::string error; !guard_.Start(registration_, &error)) {
+    log_.Error(error);
+    return false;
+  }
 
   kernel::QueueOptions queue_options;
   queue_options.queue_num = config_.queue_num;
@@ -123,12 +149,6 @@ bool Daemon::Impl::Start() {
     log_.Error(status.message);
     return false;
   }
-  registration_.name = config_.helper_name;
-  registration_.queue_num = config_.queue_num;
-  registration_.policy.name = config_.helper_name;
-  registration_.policy.expect_max =
-      static_cast<uint32_t>(config_.engine.policy.max_pending_expectations);
-  registration_.policy.expect_timeout_s = config_.engine.policy.expectation_timeout_seconds;
   if (auto status = cthelper_.Register(registration_); !status.ok()) {
     log_.Error(status.message);
     return false;
@@ -162,6 +182,7 @@ void Daemon::Impl::Stop() {
   if (auto status = cthelper_.SetEnabled(registration_, false); !status.ok()) {
     log_.Warning("could not disable the helper: " + status.message);
   }
+  guard_.Dismiss();
   queue_.Close();
   if (signal_fd_ >= 0) close(signal_fd_);
   signal_fd_ = -1;

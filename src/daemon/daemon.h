@@ -6,6 +6,7 @@
 
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "kernel/cthelper_client.h"
 
 namespace ftpalg::daemon {
 
@@ -26,5 +27,12 @@ class Daemon {
 // `ftp-algd --check`: what the kernel and the process allow, one line each. Returns 0 when the
 // daemon can run.
 int CheckKernel(Log& log);
+
+// The helper registration a configuration asks for.
+kernel::HelperRegistration Registration(const DaemonConfig& config);
+
+// `ftp-algd --release`: disables the helper registration unless an instance serves its queue (run
+// after the daemon died; see release_guard.h). Returns 0.
+int ReleaseHelper(const DaemonConfig& config, Log& log);
 
 }  // namespace ftpalg::daemon

@@ -10,10 +10,11 @@ int main(int argc, char** argv) {
       ftpalg::daemon::ParseOutcome::kExit) {
     return exit_code;
   }
-  if (config.check_only) {
+  if (config.check_only || config.release_only) {
     ftpalg::daemon::Log log(config.log_format == "text" ? ftpalg::daemon::Log::Format::kText
                                                         : ftpalg::daemon::Log::Format::kJson);
-    return ftpalg::daemon::CheckKernel(log);
+    return config.check_only ? ftpalg::daemon::CheckKernel(log)
+                             : ftpalg::daemon::ReleaseHelper(config, log);
   }
   ftpalg::daemon::Daemon daemon(argc, argv, std::move(config));
   return daemon.Run();

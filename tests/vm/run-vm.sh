@@ -13,11 +13,16 @@
 #   --daemon-args S   its arguments (default: "--queue 0 --helper-name ftp-alg")
 #   --helper-name N   the helper name the daemon registers (default: ftp-alg)
 #   --timeout S       hard limit for the whole VM run, seconds (default: 600)
-#   --fw iptables|nft firewall the guest's gateway uses (default iptables, i.e. iptables-nft)
+#   --fw FLAVOUR      the gateway's firewall: iptables (default, i.e. iptables-nft) or nft, the
+#                     test bed's inline rule sets; rules-iptables or rules-nft, the project's
+#                     operator files rules/{nat-gateway,published-server,firewall}.* (one per
+#                     topology, interfaces and helper name adjusted with sed; adds the fw
+#                     topology: no NAT, stateful firewall only)
 #   --env NAME=VALUE  exported in the guest's job (e.g. FTPALG_LFTP=all); repeatable
 #   --pcap            capture each case on br0 and out0 into RUN/pcap/ (tcpdump in the guest)
 #   --shell           do not power off at the end: a shell on the console (interactive use)
-#   --job FILE        run FILE (bash, in the guest chroot) instead of scenarios.sh
+#   --job FILE        run FILE (bash, in the guest chroot) instead of scenarios.sh, as
+#                     "FILE MODE [ARGS...]"; FTPALG_VM_DIR names tests/vm (faults.sh, attacks.sh)
 # Results: BUILD/vm-runs/<mode>-<time>/: results.txt, console.log, cases/*.log, ...
 # and the symlink BUILD/vm-runs/<mode>-latest.
 set -uo pipefail
@@ -54,13 +59,17 @@ BUILD=${BUILD:-$PWD/build}
 mkdir -p "$BUILD" && BUILD=$(cd "$BUILD" && pwd)
 CACHE=${CACHE:-$BUILD/vm-cache}
 DAEMON=${DAEMON:-$BUILD/ftp-algd}
+# The guest's job runs in /tmp: a relative path would name nothing there.
+case "$DAEMON" in /*) ;; *) DAEMON=$PWD/$DAEMON ;; esac
 
 case "$MODE" in kernel|none|ftp-algd) ;; *) [ -n "$JOB" ] || die "unknown mode $MODE" ;; esac
-case "$FW" in iptables|nft) ;; *) die "--fw must be iptables or nft" ;; esac
+case "$FW" in iptables|nft|rules-iptables|rules-nft) ;; *) die "--fw must be iptables, nft, rules-iptables or rules-nft" ;; esac
 TAG=$MODE
 [ "$FW" = iptables ] || TAG=$MODE-$FW
+# A --job run keeps its own run directories (and rotation): <mode>-<job name>-<time>.
+[ -z "$JOB" ] || TAG=$TAG-$(basename "$JOB" .sh)
 # No boot for nothing: every ftp-algd case would be skipped in the guest.
-if [ "$MODE" = ftp-algd ] && [ -z "$JOB" ] && [ ! -x "$DAEMON" ]; then
+if [ "$MODE" = ftp-algd ] && [ ! -x "$DAEMON" ]; then
   skip "ftp-algd not built ($DAEMON): nothing to test in mode ftp-algd"
 fi
 
@@ -102,6 +111,7 @@ q() { printf '%q ' "$@"; }
   echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   echo "export HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=dumb FTPALG_IN_VM=1"
   echo "export FTPALG_RESULTS=$(q "$RUN")"
+  echo "export FTPALG_VM_DIR=$(q "$HERE")"   # tests/vm, for --job scripts (faults.sh, attacks.sh)
   echo "export FTPALG_DAEMON=$(q "$DAEMON")"
   [ -n "$DAEMON_ARGS" ] && echo "export FTPALG_DAEMON_ARGS=$(q "$DAEMON_ARGS")"
   [ -n "$HELPER_NAME" ] && echo "export FTPALG_HELPER_NAME=$(q "$HELPER_NAME")"

@@ -10,7 +10,8 @@
 #             ftp-alg); every case is SKIP when the daemon is not built
 # CASE-GLOBs select cases by name (e.g. 'masq-ipv4-*' '*-EPSV-*'); default: all.
 # Environment (set by run-vm.sh's job.sh): FTPALG_RESULTS (run dir), FTPALG_IN_VM=1,
-# FTPALG_FW=iptables|nft (rule set flavour), FTPALG_DAEMON, FTPALG_DAEMON_ARGS,
+# FTPALG_FW=iptables|nft|rules-iptables|rules-nft (rule set flavour, see below), FTPALG_DAEMON,
+# FTPALG_DAEMON_ARGS,
 # FTPALG_HELPER_NAME, FTPALG_PCAP=1 (tcpdump per case), FTPALG_LFTP=all (lftp for every case).
 #
 # Topology (the gateway is the VM's initial network namespace: nfnetlink_cthelper helpers are
@@ -25,10 +26,21 @@
 #   masq topology: client cli -> server srv (198.51.100.2 / 2001:db8:2::2), MASQUERADE on out0.
 #   dnat topology: client srv (outside) -> 198.51.100.1:21 / [2001:db8:2::1]:21, DNAT to the inside
 #                  server isrv (192.0.2.10 / 2001:db8:1::10).
+#   fw topology (only with FTPALG_FW=rules-*): client cli -> server srv (198.51.100.2 /
+#                  2001:db8:2::2) through a pure stateful firewall: no NAT, srv gets routes to the
+#                  inside networks.
 #   FORWARD policy DROP; accepted: ctstate RELATED (own rule/counter: it shows the data
 #   connections were admitted as related), ESTABLISHED, NEW to port 21 inside->outside, NEW DNATed
 #   to the inside server's port 21. The helper is attached to port 21 in prerouting (iptables:
 #   raw table, -j CT --helper; nft: a ct helper object, priority filter).
+#   FTPALG_FW=rules-iptables|rules-nft: the gateway's rules are instead the project's operator
+#   files (rules/, FTPALG_RULES_DIR), one per topology, loaded before that topology's cases:
+#   masq rules/nat-gateway.*, dnat rules/published-server.*, fw rules/firewall.* (.iptables +
+#   .ip6tables, or .nft). A copy in $FTPALG_RESULTS/rules/ gets lan0 -> br0 and wan0 -> out0 (as an
+#   operator adjusts them), the helper name ftp-alg -> ftp in mode kernel (-> the daemon's name
+#   if it differs), and the helper lines removed in mode none. Nothing else is changed; the
+#   RELATED count comes from the file's own RELATED rule (iptables) or from a probe table
+#   (nft: inet ftpalg_probe, forward hook after the file's chain, so it counts what was accepted).
 #
 # Output: one line per case on stdout (the serial console) and in $FTPALG_RESULTS/results.txt:
 #   VM-RESULT <mode>[+nft]:<case> PASS|FAIL|SKIP <detail>
@@ -39,7 +51,7 @@ set -u
 MODE=${1:?usage: scenarios.sh kernel|none|ftp-algd [CASE-GLOB...]}
 shift
 FILTERS=("$@")
-HERE=$(cd "$(dirname "$0")" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RES=${FTPALG_RESULTS:?FTPALG_RESULTS must name the results directory}
 DAEMON=${FTPALG_DAEMON:-}
 ALGD_HELPER=${FTPALG_HELPER_NAME:-ftp-alg}
@@ -49,6 +61,9 @@ FW=${FTPALG_FW:-iptables}
 FW_TAG=
 [ "$FW" = iptables ] || FW_TAG="+$FW"
 PY=/usr/bin/python3
+RULES=0
+case "$FW" in rules-*) RULES=1 ;; esac
+RULES_DIR=${FTPALG_RULES_DIR:-$HERE/../../rules}
 
 if [ "${FTPALG_IN_VM:-}" != 1 ]; then
   echo "scenarios.sh: refusing to run outside the test VM (it rewrites the firewall of the" \
@@ -199,7 +214,10 @@ fw_related_iptables() {
   echo "$out" >>"$trace"
   printf -v "$2" '%s' 0
   while read -r line; do
-    if [[ $line == *"/* related */"* ]]; then printf -v "$2" '%s' "${line%% *}"; break; fi
+    # The inline rule set's "related" rule, or the RELATED rule of a rules/ file.
+    if [[ $line == *"/* related */"* || ($line == *"ctstate RELATED"* && $line != *"RELATED,"*) ]]; then
+      printf -v "$2" '%s' "${line%% *}"; break
+    fi
   done <<<"$out"
 }
 
@@ -262,7 +280,7 @@ END
 
 fw_related_nft() {
   local out line
-  out=$(nft reset counter inet ftpalg "related$1" 2>&1)
+  out=$(nft reset counter inet "${NFT_COUNTER_TABLE:-ftpalg}" "related$1" 2>&1)
   echo "$out" >>"$trace"
   printf -v "$2" '%s' 0
   while read -r line; do
@@ -272,11 +290,84 @@ fw_related_nft() {
 
 fw_dump_nft() { nft list ruleset; }
 
-case "$FW" in iptables|nft) ;; *) echo "FTPALG_FW must be iptables or nft, not $FW" >&2; exit 2 ;; esac
-fw_base() { "fw_base_$FW"; }
-fw_helper() { "fw_helper_$FW" "$@"; }
-fw_related() { "fw_related_$FW" "$@"; }
-fw_dump() { "fw_dump_$FW"; }
+# --- The project's rule files (FTPALG_FW=rules-iptables|rules-nft) ------------------------------
+# Nothing is loaded before the ALG is up (the files name the helper); rules_load TOPO loads the
+# topology's file (replacing the previous one) before its first case.
+RULES_HELPER=ftp-alg   # set by attach_helper; empty in mode none
+RULES_LOADED=''        # families whose file loaded for the current topology
+RULES_TOPO=''
+
+fw_base_rules_iptables() { :; }
+fw_base_rules_nft() {
+  # Probe: counts related packets that the file's forward chain (priority filter) accepted.
+  NFT_COUNTER_TABLE=ftpalg_probe
+  nft -f - <<'END'
+table inet ftpalg_probe {
+  counter related4 { }
+  counter related6 { }
+  chain forward {
+    type filter hook forward priority filter + 10; policy accept;
+    ct state related meta nfproto ipv4 counter name "related4"
+    ct state related meta nfproto ipv6 counter name "related6"
+  }
+}
+END
+}
+fw_related_rules_iptables() { fw_related_iptables "$@"; }
+fw_related_rules_nft() { fw_related_nft "$@"; }
+fw_dump_rules_iptables() { fw_dump_iptables; }
+fw_dump_rules_nft() { fw_dump_nft; }
+
+rules_copy() {  # SRC DST: the operator's adjustments, with sed
+  local args=(-e 's/\blan0\b/br0/g' -e 's/\bwan0\b/out0/g')
+  if [ -z "$RULES_HELPER" ]; then
+    args+=(-e '/-j CT --helper/d' -e '/^[[:space:]]*ct helper [[:alnum:]_]* {/,/}/d' -e '/ct helper set/d')
+  elif [ "$RULES_HELPER" != ftp-alg ]; then
+    args+=(-e "s/--helper ftp-alg\$/--helper $RULES_HELPER/" -e "s/type \"ftp-alg\"/type \"$RULES_HELPER\"/")
+  fi
+  sed "${args[@]}" "$1" >"$2"
+}
+
+rules_load() {  # TOPO
+  local topo=$1 base v src dst err
+  [ "$RULES_TOPO" = "$topo" ] && return 0
+  RULES_TOPO=$topo RULES_LOADED=''
+  case "$topo" in masq) base=nat-gateway ;; dnat) base=published-server ;; fw) base=firewall ;; esac
+  mkdir -p "$RES/rules"
+  if [ "$topo" = fw ]; then
+    # No NAT: the outside server needs routes to the inside networks.
+    ip -n srv -batch - <<'END'
+route replace 192.0.2.0/24 via 198.51.100.1
+route replace 2001:db8:1::/64 via 2001:db8:2::1
+END
+  fi
+  if [ "$FW" = rules-nft ]; then
+    src=$RULES_DIR/$base.nft dst=$RES/rules/$base.nft
+    rules_copy "$src" "$dst"
+    if err=$(nft -f "$dst" 2>&1); then RULES_LOADED="4 6"; else log "nft -f $dst failed: $err"; fi
+  else
+    for v in 4 6; do
+      src=$RULES_DIR/$base.$(ipt $v) dst=$RES/rules/$base.$(ipt $v)
+      rules_copy "$src" "$dst"
+      # iptables-restore replaces only the tables the file names: empty nat and raw first.
+      printf '*nat\nCOMMIT\n*raw\nCOMMIT\n' | "$(ipt $v)-restore"
+      if err=$("$(ipt $v)-restore" <"$dst" 2>&1); then
+        RULES_LOADED="$RULES_LOADED $v"
+      else
+        log "$(ipt $v)-restore < $dst failed: $err"
+      fi
+    done
+  fi
+  log "topology $topo: loaded rules/$base.* for IPv${RULES_LOADED// /,IPv} (copies in rules/)"
+}
+
+case "$FW" in iptables|nft|rules-iptables|rules-nft) ;;
+  *) echo "FTPALG_FW must be iptables, nft, rules-iptables or rules-nft, not $FW" >&2; exit 2 ;; esac
+FW_FN=${FW//-/_}
+fw_base() { "fw_base_$FW_FN"; }
+fw_helper() { "fw_helper_$FW_FN" "$@"; }
+fw_related() { "fw_related_$FW_FN" "$@"; }
+fw_dump() { "fw_dump_$FW_FN"; }
 
 # ---------------------------------------------------------------------------------------------
 # The ALG under test: alg_setup_<mode> sets HELPER (the conntrack helper name the control
@@ -288,6 +379,11 @@ HELPER='' HELPER_FAMILIES='' ALG_SKIP='' ALG_PID=''
 attach_helper() {  # HELPER: rule for IPv4 and IPv6; records which families took it
   local v
   HELPER=$1 HELPER_FAMILIES=
+  if [ "$RULES" = 1 ]; then
+    # The rule files attach it (rules_load); a file that fails to load fails its cases.
+    RULES_HELPER=$1 HELPER_FAMILIES="4 6"
+    return
+  fi
   for v in 4 6; do
     if fw_helper add $v "$HELPER" 2>"$RES/cases/helper-rule-ipv$v.err"; then
       HELPER_FAMILIES="$HELPER_FAMILIES $v"
@@ -298,10 +394,11 @@ attach_helper() {  # HELPER: rule for IPv4 and IPv6; records which families took
 }
 detach_helper() {
   local v
+  [ "$RULES" = 1 ] && return
   for v in $HELPER_FAMILIES; do fw_helper del $v "$HELPER" 2>/dev/null; done
 }
 
-alg_setup_none() { HELPER='' HELPER_FAMILIES="4 6"; }
+alg_setup_none() { HELPER='' HELPER_FAMILIES="4 6" RULES_HELPER=''; }
 alg_teardown_none() { :; }
 
 alg_setup_kernel() { attach_helper ftp; }
@@ -326,6 +423,8 @@ alg_setup_ftp_algd() {
   attach_helper "$ALGD_HELPER"
 }
 alg_teardown_ftp_algd() {
+  # The daemon's counters after all cases (Prometheus text), before it stops.
+  curl -sS --max-time 5 http://127.0.0.1:9477/metrics >"$RES/ftp-algd-metrics.txt" 2>&1
   detach_helper
   if [ -n "$ALG_PID" ]; then
     kill "$ALG_PID" 2>/dev/null
@@ -453,7 +552,8 @@ run_case() {  # TOPO FAMILY CMD CLIENT
   if [ -n "$ALG_SKIP" ]; then result "$name" SKIP "$ALG_SKIP"; return 0; fi
 
   local ns host base dir t0 problems=() notes=() rc related exp0 exp1 ct sums
-  if [ "$topo" = masq ]; then
+  if [ "$RULES" = 1 ]; then rules_load "$topo"; fi
+  if [ "$topo" = masq ] || [ "$topo" = fw ]; then
     ns=cli
     if [ "$v" = 4 ]; then host=198.51.100.2; else host=2001:db8:2::2; fi
   else
@@ -494,10 +594,15 @@ run_case() {  # TOPO FAMILY CMD CLIENT
   expect_new_count exp1
   { echo "### expectation events"; tail -n +$((exp0 + 1)) "$EXPECT_LOG"; } >>"$trace" 2>&1
   sums=$(cd "$dir" && sha256sum small.txt big.bin 2>/dev/null)
+  { echo "### sha256 of the downloads (the server's: $SHA_SMALL small.txt, $SHA_BIG big.bin)"
+    echo "$sums"; } >>"$trace"
   TRACE_TEXT=$'\n'$(<"$trace")
   mark "state collected"
 
   sent "$cmd" || problems+=("client did not send $cmd")
+  if [ "$RULES" = 1 ] && [[ " $RULES_LOADED " != *" $v "* ]]; then
+    problems+=("the rule file for $topo did not load for IPv$v (log above)")
+  fi
   if [ "$MODE" = none ]; then
     # Expected: the control connection works (login accepted, the command sent) and the data
     # connection cannot be made; no helper, nothing related.
@@ -545,6 +650,10 @@ run_case() {  # TOPO FAMILY CMD CLIENT
   fi
 }
 
+# Sourced as a library (faults.sh, attacks.sh: FTPALG_SCENARIOS_LIB=1): topology, firewall, ALG
+# and server functions only; the caller runs its own cases.
+if [ "${FTPALG_SCENARIOS_LIB:-0}" = 1 ]; then return 0; fi
+
 # ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
@@ -568,8 +677,10 @@ MODE_FN=${MODE//-/_}
 log "ALG $MODE: helper='${HELPER:-none}' families='${HELPER_FAMILIES}' ${ALG_SKIP:+skip: $ALG_SKIP}"
 
 # lftp runs a few cases (curl runs all); FTPALG_LFTP=all for every case lftp can do.
-LFTP_CASES=${FTPALG_LFTP:-"masq-ipv4-PORT masq-ipv4-PASV masq-ipv6-EPRT dnat-ipv4-PASV dnat-ipv6-EPSV"}
-for topo in masq dnat; do
+LFTP_CASES=${FTPALG_LFTP:-"masq-ipv4-PORT masq-ipv4-PASV masq-ipv6-EPRT dnat-ipv4-PASV dnat-ipv6-EPSV fw-ipv4-PORT fw-ipv4-PASV"}
+TOPOS="masq dnat"
+[ "$RULES" = 1 ] && TOPOS="masq dnat fw"   # the fw topology exists only with the rule files
+for topo in $TOPOS; do
   for v in 4 6; do
     if [ $v = 4 ]; then cmds="PORT EPRT PASV EPSV"; else cmds="EPRT EPSV"; fi
     for cmd in $cmds; do

@@ -1,0 +1,77 @@
+#include "daemon/release_guard.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "daemon/log.h"
+#include "kernel/kernel_status.h"
+
+namespace ftpalg::daemon {
+
+std::string ReleaseRegistration(const kernel::HelperRegistration& registration) {
+  if (kernel::QueueOwnerPortid(registration.queue_num)) {
+    return "queue " + std::to_string(registration.queue_num) +
+           " is bound by a running instance: registration left enabled";
+  }
+  kernel::CthelperClient client;
+  if (auto status = client.Open(); !status.ok()) return status.message;
+  if (auto status = client.SetEnabled(registration, false); !status.ok()) return status.message;
+  return "helper '" + registration.name + "' disabled: control connections pass unhelped";
+}
+
+bool ReleaseGuard::Start(const kernel::HelperRegistration& registration, std::string* error) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    *error = std::string("release guard: pipe: ") + std::strerror(errno);
+    return false;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    *error = std::string("release guard: fork: ") + std::strerror(errno);
+    close(fds[0]);
+    close(fds[1]);
+    return false;
+  }
+  if (pid == 0) {
+    close(fds[1]);
+    prctl(PR_SET_NAME, "ftp-algd-guard", 0, 0, 0);
+    // Signals aimed at the daemon's process group (Ctrl-C) are the daemon's to handle.
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    char byte = 0;
+    ssize_t got;
+    do {
+      got = read(fds[0], &byte, 1);
+    } while (got < 0 && errno == EINTR);
+    // EOF without the dismiss byte: the daemon is gone without a clean stop.
+    if (!(got == 1 && byte == 'x')) {
+      Log log;
+      log.Warning("ftp-algd ended without a clean stop; " + ReleaseRegistration(registration));
+    }
+    _exit(0);
+  }
+  close(fds[0]);
+  pipe_write_ = fds[1];
+  pid_ = pid;
+  return true;
+}
+
+void ReleaseGuard::Dismiss() {
+  if (pipe_write_ < 0) return;
+  const char byte = 'x';
+  [[maybe_unused]] ssize_t ignored = write(pipe_write_, &byte, 1);
+  close(pipe_write_);
+  pipe_write_ = -1;
+  if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+ReleaseGuard::~ReleaseGuard() { Dismiss(); }
+
+}  // namespace ftpalg::daemon
