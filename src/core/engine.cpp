@@ -466,12 +466,13 @@ uint32_t Engine::Impl::ActOnAnnouncement(PacketWork& work, const FramedLine& lin
                                 ? std::max<uint32_t>(config_.max_port_attempts, 1)
                                 : 1;
   Expectation expectation;
+  std::string new_text;
   bool installed = false;
   for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
     const uint32_t port = uint32_t{announced.port} + attempt;
     if (port > 65535) break;
     expectation = BuildExpectation(control, cause, announced, static_cast<uint16_t>(port));
-    const std::string new_text = AnnouncementText(cause, expectation.destination, eprt_delimiter);
+    new_text = AnnouncementText(cause, expectation.destination, eprt_delimiter);
     if (new_text != old_text && !text_in_segment) {
       Refuse(work, cause_name, Reason::kSplit);
       return 0;
@@ -514,7 +515,7 @@ uint32_t Engine::Impl::ActOnAnnouncement(PacketWork& work, const FramedLine& lin
   expect_event.expectation = expectation;
   work.decision.events.push_back(std::move(expect_event));
 
-  const std::string new_text = AnnouncementText(cause, expectation.destination, eprt_delimiter);
+  // `new_text` is the text for the port that was installed (the loop's last attempt).
   if (new_text != old_text) {
     const size_t old_length = text_end - text_begin;
     work.edits.push_back(PayloadEdit{offset_in_segment, offset_in_segment + old_length, new_text});
