@@ -1,15 +1,18 @@
 #!/usr/bin/python3
-"""alg_probe.py: live probes for the VM test bed (runs INSIDE the test VM, see attacks.sh/faults.sh).
+"""alg_probe.py: live probes for the VM test bed (runs INSIDE the test VM; attacks.sh, faults.sh).
 
-  alg_probe.py attacks [CASE-GLOB...]
+  alg_probe.py attacks ALG [CASE-GLOB...]
       Runs in the gateway's namespace; enters the namespaces cli/srv/isrv with setns(2) to make
       its sockets there (a socket stays in the namespace it was made in). For every attack case
       it runs a hostile and a legitimate variant. Each variant: a fake FTP server (this process,
       in srv or isrv) and a client (in cli or srv) have a dialogue; a listener waits on the
       endpoint the attacker wants opened; then the OTHER side connects through the gateway to the
       endpoint as it arrived there (rewritten or not) and to the public address with the
-      announced port. The verdict is whether the listener accepted a connection:
-        PROBE <case> <hostile|legit> OPEN|CLOSED <detail>
+      announced port. The verdict is whether the listener accepted a connection. The hostile
+      session then goes on with a legitimate PORT/PASV ("after": the session still works).
+        PROBE <case> <hostile|legit> OPEN|CLOSED|... after=OPEN|CLOSED|STALLED|- <detail>
+        CASE <case> <table row> PASS|FAIL <summary>
+      ALG (kernel or ftp-algd) selects what the hostile variant must give (CASES below).
   alg_probe.py logins N HOST
       Runs in the client's namespace: N anonymous logins to HOST:21 at once (a thread each:
       greeting, USER, PASS, QUIT; 40 s per reply); one line per login "login <i> ok|fail <secs>
@@ -28,6 +31,7 @@ import os
 import re
 import select
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -90,21 +94,47 @@ def try_connect(ns, addr, port, timeout=3.0):
 
 
 # --- The fake FTP server (the attacker's, or a published inside server) ------------------------
+# A reply in a script is a str (one segment), a tuple of str (one segment each, 0.2 s apart, so
+# that every line starts a segment of its own, as the kernel helper wants to see it) or None (no
+# answer). A list of replies is consumed in order, its last element then answers every time.
+SEGMENT_PAUSE = 0.2
+STORED_LINE_CHARS = 300   # a 16 MiB line is stored as its start and its length
+
+
+def send_reply(sock, reply):
+    parts = reply if isinstance(reply, tuple) else (reply,)
+    for i, part in enumerate(parts):
+        if i:
+            time.sleep(SEGMENT_PAUSE)
+        sock.sendall(part.encode("latin-1") + b"\r\n")
+
+
 class FakeServer:
     """Accepts on (ns, addr, 21); per connection runs the script set by the current case:
-    greet (bool), replies {VERB: text or None}; records every line received (after the ALG)."""
+    greeting, {VERB: reply} ("*": every other verb); records every line received (after the ALG)."""
 
     def __init__(self, ns, addr):
         self.sock = listener(ns, addr, 21)
-        self.greet = True
+        self.greet = "220 fake FTP server"
         self.replies = {}
         self.received = []
         self.lock = threading.Lock()
         threading.Thread(target=self._loop, daemon=True).start()
 
     def script(self, greet, replies):
+        """greet: True (the default 220), False/None (silent) or a reply."""
+        if greet is True:
+            greet = "220 fake FTP server"
         with self.lock:
-            self.greet, self.replies, self.received = greet, dict(replies), []
+            self.greet = greet or None
+            self.replies = {verb: list(r) if isinstance(r, list) else [r]
+                            for verb, r in replies.items()}
+            self.received = []
+
+    def _next_reply(self, verb):
+        with self.lock:
+            queue = self.replies.get(verb, self.replies.get("*", [None]))
+            return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def _loop(self):
         while True:
@@ -114,32 +144,50 @@ class FakeServer:
     def _serve(self, c):
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.lock:
-            greet, replies = self.greet, self.replies
+            greet = self.greet
         try:
             if greet:
-                c.sendall(b"220 fake FTP server\r\n")
-            buf = b""
+                send_reply(c, greet)
+            buf = bytearray()
             while True:
-                data = c.recv(4096)
+                data = c.recv(65536)
                 if not data:
                     break
+                scan_from = len(buf)
                 buf += data
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    text = line.rstrip(b"\r").decode("latin-1")
+                while (nl := buf.find(b"\n", scan_from)) >= 0:
+                    line = bytes(buf[:nl]).rstrip(b"\r")
+                    del buf[:nl + 1]
+                    scan_from = 0
+                    text = line[:STORED_LINE_CHARS].decode("latin-1")
+                    if len(line) > STORED_LINE_CHARS:
+                        text += f"...({len(line)} bytes)"
                     with self.lock:
                         self.received.append(text)
-                    verb = text.split(" ", 1)[0].upper()
-                    reply = replies.get(verb, replies.get("*"))
+                    reply = self._next_reply(text.split(" ", 1)[0].upper())
                     if reply:
-                        c.sendall(reply.encode("latin-1") + b"\r\n")
+                        send_reply(c, reply)
         except OSError:
             pass
         finally:
             c.close()
 
+    def announced(self):
+        """The endpoint named by the last PORT/EPRT the server received, if any."""
+        found = None
+        for line in self.received:
+            found = endpoint_in(line, PORT_RE) or endpoint_in(line, EPRT_RE) or found
+        return found
+
+    def port_lines(self):
+        lines = [l for l in self.received if l[:4].upper() in ("PORT", "EPRT")]
+        if len(lines) > 3:  # a flood
+            return f"{len(lines)} PORT/EPRT lines, first {lines[0]!r}, last {lines[-1]!r}"
+        return lines
+
 
 def read_reply(s, timeout=5.0):
+    """One line from a plain socket (logins, sessions)."""
     s.settimeout(timeout)
     buf = b""
     try:
@@ -153,23 +201,93 @@ def read_reply(s, timeout=5.0):
     return buf.decode("latin-1").strip()
 
 
-def client_dialogue(ns, dst, steps, greet=True):
-    """steps: [(text, wants_reply)], every text sent as its own segment (TCP_NODELAY, and a pause
-    so the previous segment is acknowledged). Returns (socket, replies)."""
-    s = in_ns(ns, tcp_socket)
-    s.settimeout(5)
-    s.connect(dst)
-    replies = []
-    if greet:
-        replies.append(read_reply(s))
-    for text, wants_reply in steps:
-        s.sendall(text.encode("latin-1"))
-        if wants_reply:
-            replies.append(read_reply(s))
-        else:
-            time.sleep(0.3)
-    time.sleep(0.3)  # let the ALG's verdict and expectation land before the data connection
-    return s, replies
+class Client:
+    """A control connection made in namespace NS. Every send is a segment of its own
+    (TCP_NODELAY, and a pause when no reply is awaited so that it is acknowledged first).
+    `transcript` keeps every byte received; `stalled` is set when the connection stopped moving
+    (a send that made no progress for 5 s, or a reply that did not come)."""
+
+    def __init__(self, ns, dst, greet=True):
+        self.sock = in_ns(ns, tcp_socket)
+        self.sock.settimeout(5)
+        self.sock.connect(dst)
+        self.buf = b""
+        self.transcript = ""
+        self.stalled = False
+        self.replies = []
+        if greet:
+            self.reply()
+
+    def _fill(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except OSError:
+            return False
+        if not data:
+            return False
+        self.buf += data
+        self.transcript += data.decode("latin-1")
+        return True
+
+    def reply(self, timeout=5.0):
+        """One whole reply; a multi-line one ends at the line that starts with its code and a
+        space (RFC 959 4.2). "" and `stalled` when none came in time."""
+        deadline = time.time() + timeout
+        while True:
+            lines = self.buf.split(b"\r\n")
+            code = lines[0][:3]
+            multi = lines[0][3:4] == b"-"
+            for i, line in enumerate(lines[:-1]):
+                if not multi or (line[:3] == code and line[3:4] == b" "):
+                    text = b"\r\n".join(lines[:i + 1]).decode("latin-1")
+                    self.buf = b"\r\n".join(lines[i + 1:])
+                    self.replies.append(text)
+                    return text
+            left = deadline - time.time()
+            if left <= 0 or not self._fill(left):
+                self.stalled = True
+                self.replies.append("")
+                return ""
+
+    def drain(self, seconds=0.3):
+        """Reads what arrives within SECONDS (an unsolicited reply) into the transcript."""
+        deadline = time.time() + seconds
+        while (left := deadline - time.time()) > 0 and self._fill(left):
+            pass
+        self.buf = b""
+
+    def send(self, data, chunk=65536):
+        """Sends DATA (str or bytes) in chunks; False (and `stalled`) when a chunk made no
+        progress for 5 s (the gateway drops the segment for good)."""
+        data = data.encode("latin-1") if isinstance(data, str) else data
+        self.sock.settimeout(5)
+        view = memoryview(data)
+        try:
+            while view:
+                n = self.sock.send(view[:chunk])
+                view = view[n:]
+        except OSError:
+            self.stalled = True
+            return False
+        return True
+
+    def steps(self, steps):
+        """steps: [(text, wants_reply)]. Stops at the first stall."""
+        for text, wants_reply in steps:
+            if self.stalled or not self.send(text):
+                return False
+            if wants_reply is True:
+                self.reply()
+            elif wants_reply:                   # a number: a reply that may take that long
+                self.reply(wants_reply)
+            else:
+                time.sleep(0.3)
+        time.sleep(0.3)  # let the ALG's verdict and expectation land before the data connection
+        return not self.stalled
+
+    def close(self):
+        self.sock.close()
 
 
 def hostport(p):
@@ -177,21 +295,40 @@ def hostport(p):
 
 
 def endpoint_in(text, pattern):
-    m = re.search(pattern, text or "")
-    if not m:
-        return None
-    n = [int(x) for x in m.group(1).split(",")]
-    return ".".join(map(str, n[:4])), n[4] * 256 + n[5]
+    """The last endpoint PATTERN finds in TEXT: (addr, port) or None."""
+    found = None
+    for m in re.finditer(pattern, text or ""):
+        if m.lastindex == 2:  # EPRT: address and port
+            found = (m.group(1), int(m.group(2)))
+        else:
+            n = [int(x) for x in m.group(1).split(",")]
+            found = (".".join(map(str, n[:4])), n[4] * 256 + n[5])
+    return found
 
 
 PORT_RE = r"PORT (\d+,\d+,\d+,\d+,\d+,\d+)"
+EPRT_RE = r"EPRT \|1\|([\d.]+)\|(\d+)\|"
 R227_RE = r"\((\d+,\d+,\d+,\d+,\d+,\d+)\)"
+R229_RE = r"\(\|\|\|(\d+)\|\)"
 
 PUBLIC = "198.51.100.1"   # the gateway's outside address (masquerade, DNAT)
 CLI, SRV, ISRV = "192.0.2.2", "198.51.100.2", "192.0.2.10"
 LOGIN = [("USER anonymous\r\n", True), ("PASS probe@example.org\r\n", True)]
 FTP_REPLIES = {"USER": "331 password please", "PASS": "230 logged in", "PORT": "200 PORT ok",
-               "NOOP": "200 ok", "QUIT": "221 bye"}
+               "EPRT": "200 EPRT ok", "NOOP": "200 ok", "QUIT": "221 bye", "TYPE": "200 type",
+               "*": "500 unknown command"}
+
+
+def port_cmd(port, addr=CLI):
+    return f"PORT {addr.replace('.', ',')},{hostport(port)}\r\n"
+
+
+def r227(addr, port):
+    return f"227 Entering Passive Mode ({addr.replace('.', ',')},{hostport(port)})."
+
+
+def r229(port):
+    return f"229 Entering Extended Passive Mode (|||{port}|)"
 
 
 def verdict(lsock, attempts):
@@ -209,123 +346,411 @@ def verdict(lsock, attempts):
     return "CLOSED", notes
 
 
-# --- The cases --------------------------------------------------------------------------------
-# Every case: fn(variant, port) -> (verdict, detail). Ports are unique per variant so that an
-# expectation left by an earlier probe cannot answer a later one.
-def case_port_bounce(srv, isrv, variant, port):
-    # masq: the client names a third party (the inside host isrv) instead of itself.
-    target_ns, target = ("isrv", ISRV) if variant == "hostile" else ("cli", CLI)
-    lsock = listener(target_ns, target, port)
-    srv.script(True, FTP_REPLIES)
-    s, replies = client_dialogue("cli", (SRV, 21), LOGIN + [(f"PORT {target.replace('.', ',')},{hostport(port)}\r\n", True)])
-    got = endpoint_in(" ".join(srv.received), PORT_RE)
-    attempts = [("srv", *got)] if got else []
-    attempts.append(("srv", PUBLIC, port))
-    v, notes = verdict(lsock, attempts)
-    s.close(); lsock.close()
-    return v, f"server got {[l for l in srv.received if l.startswith('PORT')]}; {' '.join(notes)}"
+def daemon_rss_kib():
+    """VmRSS of the ftp-algd under test (FTPALG_DAEMON_PID; the 16 MiB line must not grow it),
+    None without one."""
+    pid = os.environ.get("FTPALG_DAEMON_PID")
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return int(next(l for l in f if l.startswith("VmRSS:")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        return None
 
 
-def case_port_low(srv, isrv, variant, port):
-    port = 22 if variant == "hostile" else port
+def pending_expectations(port_lo, port_hi):
+    """Expectations in the gateway's table whose destination port is in [port_lo, port_hi]."""
+    out = subprocess.run(["conntrack", "-L", "expect"], capture_output=True, text=True,
+                         timeout=10).stdout
+    ports = [int(p) for p in re.findall(r"dport=(\d+)", out)]
+    return sum(1 for p in ports if port_lo <= p <= port_hi)
+
+
+# --- The probes --------------------------------------------------------------------------------
+# Two shapes. An active probe (PORT/EPRT, masquerade): the client in cli talks to the attacker's
+# server in srv; a listener waits on the endpoint the attacker wants opened; the server connects
+# to the endpoint named by the last PORT/EPRT it received and to the gateway's public address with
+# the announced port. A passive probe (227/229): the server (srv behind masquerade, or the inside
+# server isrv published with DNAT) announces; the client connects to the endpoint in the replies it
+# got and to the server's address as the client sees it with the announced port.
+# Each hostile run then goes on, in the same session, with a legitimate PORT or PASV to a fresh
+# port (the "after" verdict: the session must still work), unless the case says it cannot.
+class Ctx:
+    def __init__(self, alg):
+        self.alg = alg
+        self.srv = FakeServer("srv", SRV)
+        self.isrv = FakeServer("isrv", ISRV)
+        self.port = 50000 + (os.getpid() % 500) * 20
+
+    def fresh_port(self, n=1):
+        """Ports unique per probe, so that an expectation left by an earlier one cannot answer."""
+        self.port += n
+        return self.port - n + 1
+
+
+def after_active(ctx, client, server, follow):
+    """The legitimate PORT after a hostile one, in the same session."""
+    if follow is None:
+        return "-", ""
+    if client.stalled:
+        return "STALLED", "session stalled before the follow-up"
+    port = ctx.fresh_port()
     lsock = listener("cli", CLI, port)
-    srv.script(True, FTP_REPLIES)
-    s, replies = client_dialogue("cli", (SRV, 21), LOGIN + [(f"PORT 192,0,2,2,{hostport(port)}\r\n", True)])
-    got = endpoint_in(" ".join(srv.received), PORT_RE)
-    attempts = [("srv", *got)] if got else []
-    attempts.append(("srv", PUBLIC, port))
-    v, notes = verdict(lsock, attempts)
-    s.close(); lsock.close()
-    return v, f"server got {[l for l in srv.received if l.startswith('PORT')]}; {' '.join(notes)}"
+    try:
+        if not client.steps(follow + [(port_cmd(port), True)]):
+            return "STALLED", f"follow-up PORT {port}: no reply"
+        got = server.announced()
+        v, notes = verdict(lsock, ([("srv", *got)] if got else []) + [("srv", PUBLIC, port)])
+        return v, f"follow-up PORT {port}: {' '.join(notes)}"
+    finally:
+        lsock.close()
 
 
-def case_unsolicited_227_dnat(srv, isrv, variant, port):
-    # dnat: the published inside server answers NOOP (hostile) or PASV (legit) with a 227.
-    lsock = listener("isrv", ISRV, port)
-    r227 = f"227 Entering Passive Mode (192,0,2,10,{hostport(port)})."
-    isrv.script(True, dict(FTP_REPLIES, NOOP=r227, PASV=r227))
-    cmd = "NOOP" if variant == "hostile" else "PASV"
-    s, replies = client_dialogue("srv", (PUBLIC, 21), LOGIN + [(f"{cmd}\r\n", True)])
-    got = endpoint_in(replies[-1], R227_RE)
-    attempts = [("srv", *got)] if got else []
-    attempts.append(("srv", PUBLIC, port))
-    v, notes = verdict(lsock, attempts)
-    s.close(); lsock.close()
-    return v, f"client got '{replies[-1]}'; {' '.join(notes)}"
+def active_probe(ctx, hostile_steps, legit_steps, variant, *, replies=None, greet=True,
+                 listen_ns="cli", listen_addr=CLI, port=None, follow=(), check=None):
+    """Runs one variant of an active case. hostile_steps/legit_steps: fn(port) -> steps (after the
+    login, which they include themselves when they want it). follow: the steps before the
+    follow-up PORT (None: no follow-up). check: fn(ctx, port) -> (verdict or None, note), run
+    before the data connection (e.g. counting expectations)."""
+    port = port or ctx.fresh_port()
+    lsock = listener(listen_ns, listen_addr, port)
+    ctx.srv.script(greet, dict(FTP_REPLIES, **(replies or {})))
+    client = None
+    try:
+        client = Client("cli", (SRV, 21), greet=bool(greet))
+        steps = (hostile_steps if variant == "hostile" else legit_steps)(port)
+        client.steps(steps)
+        forced, note = check(ctx, port) if check and variant == "hostile" else (None, "")
+        got = ctx.srv.announced()
+        v, notes = verdict(lsock, ([("srv", *got)] if got else []) + [("srv", PUBLIC, port)])
+        v = forced or v
+        lsock.close()
+        detail = (f"server got {ctx.srv.port_lines()}{'; ' + note if note else ''}"
+                  f"{'; stalled' if client.stalled else ''}; {' '.join(notes)}")
+        after, after_detail = ("-", "")
+        if variant == "hostile":
+            follow_steps = list(follow) if follow is not None else None
+            after, after_detail = after_active(ctx, client, ctx.srv, follow_steps)
+        return v, after, detail + (f"; {after_detail}" if after_detail else "")
+    finally:
+        lsock.close()
+        if client:
+            client.close()
 
 
-def case_unsolicited_227_masq(srv, isrv, variant, port):
-    # masq: the outside server answers NOOP with a 227 naming itself; the client connects out.
-    lsock = listener("srv", SRV, port)
-    r227 = f"227 Entering Passive Mode (198,51,100,2,{hostport(port)})."
-    srv.script(True, dict(FTP_REPLIES, NOOP=r227, PASV=r227))
-    cmd = "NOOP" if variant == "hostile" else "PASV"
-    s, replies = client_dialogue("cli", (SRV, 21), LOGIN + [(f"{cmd}\r\n", True)])
-    got = endpoint_in(replies[-1], R227_RE)
-    v, notes = verdict(lsock, [("cli", *(got or (SRV, port)))])
-    s.close(); lsock.close()
-    return v, f"client got '{replies[-1]}'; {' '.join(notes)}"
+def passive_probe(ctx, hostile_reply, variant, *, topo="masq", cmd="PASV", hostile_cmd=None,
+                  legit_reply=None, pattern=R227_RE, follow=True):
+    """Runs one variant of a passive case. hostile_reply: fn(port) -> the reply (str/tuple) the
+    server sends to HOSTILE_CMD (default CMD); legit: CMD answered with a plain 227 (or
+    LEGIT_REPLY(port)). The follow-up is a PASV answered with a plain 227 to a fresh port."""
+    server, srv_ns, srv_addr, cli_ns, dst = (
+        (ctx.srv, "srv", SRV, "cli", SRV) if topo == "masq" else
+        (ctx.isrv, "isrv", ISRV, "srv", PUBLIC))
+    port, follow_port = ctx.fresh_port(), ctx.fresh_port()
+    legit = legit_reply(port) if legit_reply else r227(srv_addr, port)
+    sent_cmd = (hostile_cmd or cmd) if variant == "hostile" else cmd
+    first = hostile_reply(port) if variant == "hostile" else legit
+    replies = dict(FTP_REPLIES)
+    replies[sent_cmd] = [first, r227(srv_addr, follow_port)] if sent_cmd == "PASV" else first
+    if sent_cmd != "PASV":
+        replies["PASV"] = r227(srv_addr, follow_port)
+    server.script(True, replies)
+    lsock = listener(srv_ns, srv_addr, port)
+    client = None
+    try:
+        client = Client(cli_ns, (dst, 21))
+        client.steps(LOGIN + [(f"{sent_cmd}\r\n", True)])
+        client.drain()
+        seen = client.transcript.split("230 logged in", 1)[-1]
+        got = endpoint_in(seen, pattern) if pattern != R229_RE else None
+        m229 = re.findall(R229_RE, seen)
+        if m229:
+            got = (dst, int(m229[-1]))
+        v, notes = verdict(lsock, ([(cli_ns, *got)] if got else []) + [(cli_ns, dst, port)])
+        lsock.close()
+        detail = f"client got {seen.strip()!r}; {' '.join(notes)}"
+        after = "-"
+        if variant == "hostile" and follow:
+            if client.stalled:
+                after = "STALLED"
+            else:
+                lsock = listener(srv_ns, srv_addr, follow_port)
+                text = client.reply() if client.send("PASV\r\n") else ""
+                got = endpoint_in(text, R227_RE)
+                after, notes = verdict(lsock, ([(cli_ns, *got)] if got else []) +
+                                       [(cli_ns, dst, follow_port)])
+                after = "STALLED" if not text else after
+                detail += f"; follow-up PASV {text!r}: {' '.join(notes)}"
+        return v, after, detail
+    finally:
+        lsock.close()
+        if client:
+            client.close()
 
 
-def case_slipstream(srv, isrv, variant, port):
-    # NAT slipstreaming (4b): a browser's HTTP POST to port 21 whose body, in a segment of its
-    # own, is a PORT line naming the client's own address; the attacker's server then connects.
-    lsock = listener("cli", CLI, port)
-    port_line = f"PORT 192,0,2,2,{hostport(port)}\r\n"
+# --- The cases ---------------------------------------------------------------------------------
+# (name, docs/hostile-traffic.md row, fn(ctx, variant) -> (verdict, after, detail), expected
+# {alg: (hostile verdict, after)}). ftp-algd must open nothing and keep the session working. The
+# kernel helper's expectations come from its source (net/netfilter/nf_conntrack_ftp.c, summed up
+# in docs/hostile-traffic.md): OPEN marks a documented hole, STALLED a segment it drops for good
+# ("partial match"), so that a kernel PASS confirms the documented behaviour.
+def login_then(*lines):
+    return lambda port: LOGIN + [(line(port) if callable(line) else line, True) for line in lines]
+
+
+PLAIN_PORT = login_then(port_cmd)
+
+
+def case_port_bounce(ctx, variant):
+    # The client names a third party (the inside host isrv) instead of itself.
     if variant == "hostile":
-        srv.script(False, {"PORT": "200 PORT ok"})
+        return active_probe(ctx, login_then(lambda p: port_cmd(p, ISRV)), None, variant,
+                            listen_ns="isrv", listen_addr=ISRV)
+    return active_probe(ctx, None, PLAIN_PORT, variant)
+
+
+def case_port_low(ctx, variant):
+    return active_probe(ctx, login_then(port_cmd), PLAIN_PORT, variant,
+                        port=22 if variant == "hostile" else None)
+
+
+def case_port_mid_line(ctx, variant):
+    # PORT text that does not start a line: after a verb, after a space.
+    return active_probe(ctx, login_then(lambda p: "NOOP " + port_cmd(p),
+                                        lambda p: " " + port_cmd(p)), PLAIN_PORT, variant)
+
+
+def case_port_continues_line(ctx, variant):
+    # A segment that starts with PORT but continues the line "NOOP " begun in the segment before.
+    return active_probe(ctx, lambda p: LOGIN + [("NOOP ", False), (port_cmd(p), True)],
+                        PLAIN_PORT, variant)
+
+
+def case_port_refused(ctx, variant):
+    # The server refuses the PORT, then connects to it anyway.
+    return active_probe(ctx, login_then(port_cmd), PLAIN_PORT, variant,
+                        replies={"PORT": ["500 no", "200 PORT ok"]} if variant == "hostile"
+                        else None)
+
+
+def case_port_before_login(ctx, variant):
+    # The login fails (530); the attacker's server still answers the PORT with 200. The
+    # follow-up logs in again, this time successfully.
+    return active_probe(ctx, login_then(port_cmd), PLAIN_PORT, variant,
+                        replies={"PASS": ["530 login incorrect", "230 logged in"]}
+                        if variant == "hostile" else None, follow=LOGIN)
+
+
+def slipstream_probe(ctx, variant, head_segments, greet=None):
+    # NAT slipstreaming: a browser's HTTP POST to port 21; its body is a PORT line naming the
+    # client's own address; the attacker's server answers nothing but the PORT, then connects.
+    if variant == "legit":
+        return active_probe(ctx, None, PLAIN_PORT, variant)
+
+    def steps(port):
+        line = port_cmd(port)
         head = (f"POST /upload HTTP/1.1\r\nHost: 198.51.100.2:21\r\nContent-Type: text/plain\r\n"
-                f"Content-Length: {len(port_line)}\r\n\r\n")
-        s, replies = client_dialogue("cli", (SRV, 21), [(head, False), (port_line, False)], greet=False)
-    else:
-        srv.script(True, FTP_REPLIES)
-        s, replies = client_dialogue("cli", (SRV, 21), LOGIN + [(port_line, True)])
-    got = endpoint_in(" ".join(srv.received), PORT_RE)
-    attempts = [("srv", *got)] if got else []
-    attempts.append(("srv", PUBLIC, port))
-    v, notes = verdict(lsock, attempts)
-    s.close(); lsock.close()
-    return v, f"server got {[l for l in srv.received if l.startswith('PORT')]}; {' '.join(notes)}"
+                f"Content-Length: {len(line)}\r\n\r\n")
+        return [(seg, False) for seg in head_segments(head, line)]
+    return active_probe(ctx, steps, None, variant, greet=greet,
+                        replies={"*": None, "PORT": "200 PORT ok"}, follow=None)
 
 
-def case_port_before_login(srv, isrv, variant, port):
-    # The login fails (530); the attacker's server still answers the PORT with 200.
-    lsock = listener("cli", CLI, port)
-    srv.script(True, dict(FTP_REPLIES, PASS="530 login incorrect" if variant == "hostile" else "230 logged in"))
-    s, replies = client_dialogue("cli", (SRV, 21), LOGIN + [(f"PORT 192,0,2,2,{hostport(port)}\r\n", True)])
-    got = endpoint_in(" ".join(srv.received), PORT_RE)
-    attempts = [("srv", *got)] if got else []
-    attempts.append(("srv", PUBLIC, port))
-    v, notes = verdict(lsock, attempts)
-    s.close(); lsock.close()
-    return v, f"login '{replies[2] if len(replies) > 2 else '?'}'; server got {[l for l in srv.received if l.startswith('PORT')]}; {' '.join(notes)}"
+def case_slipstream(ctx, variant):          # 4b: the PORT line starts a segment of its own
+    return slipstream_probe(ctx, variant, lambda head, line: [head, line])
 
 
-CASES = [
-    ("port-bounce", case_port_bounce),
-    ("port-low", case_port_low),
-    ("unsolicited-227-dnat", case_unsolicited_227_dnat),
-    ("unsolicited-227-masq", case_unsolicited_227_masq),
-    ("slipstream", case_slipstream),
-    ("port-before-login", case_port_before_login),
+def case_slipstream_one_segment(ctx, variant):  # 4a
+    return slipstream_probe(ctx, variant, lambda head, line: [head + line])
+
+
+def case_slipstream_split(ctx, variant):    # 4c: the request line split across segments
+    return slipstream_probe(ctx, variant, lambda head, line: [head[:15], head[15:], line])
+
+
+def case_slipstream_unsolicited_230(ctx, variant):  # 4d: the server "logs the browser in" first
+    return slipstream_probe(ctx, variant, lambda head, line: [head, line],
+                            greet=("220 fake FTP server", "230 welcome"))
+
+
+def case_port_flood(ctx, variant):
+    # 200 PORTs on one control connection, each answered 200. The first one must be closed
+    # again (replaced), and at no time may more expectations be pending than the ALG's bound.
+    flood = 200
+    if variant == "legit":
+        return active_probe(ctx, None, PLAIN_PORT, variant)
+    base = ctx.fresh_port(flood)
+    bound = 4 if ctx.alg == "ftp-algd" else 1
+
+    samples, stop = [], threading.Event()
+
+    def sample():  # the bound must hold at every moment of the flood, not only at its end
+        while not stop.is_set():
+            samples.append(pending_expectations(base, base + flood - 1))
+            stop.wait(0.1)
+
+    def steps(port):
+        threading.Thread(target=sample, daemon=True).start()
+        return LOGIN + [(port_cmd(base + i), True) for i in range(flood)]
+
+    def check(ctx, port):
+        stop.set()
+        time.sleep(0.2)
+        samples.append(pending_expectations(base, base + flood - 1))
+        most = max(samples)
+        return (("UNBOUNDED" if most > bound else None),
+                f"at most {most} of the flood's expectations pending in {len(samples)} samples "
+                f"(bound {bound})")
+    return active_probe(ctx, steps, None, variant, port=base, check=check)
+
+
+def case_line_16mib(ctx, variant):
+    # A PORT line padded with 16 MiB of spaces: not acted on, memory flat, parsing resumes.
+    if variant == "legit":
+        return active_probe(ctx, None, PLAIN_PORT, variant)
+    rss_before = daemon_rss_kib()
+
+    def steps(port):
+        return LOGIN + [(port_cmd(port)[:-2] + " " * (16 << 20) + "\r\n", 60)]
+    v, after, detail = active_probe(ctx, steps, None, variant)
+    rss_after = daemon_rss_kib()
+    if rss_before is not None:
+        detail += f"; ftp-algd RSS {rss_before} -> {rss_after} KiB"
+        if rss_after is None or rss_after - rss_before > 4096:
+            v = "MEMORY"
+    return v, after, detail
+
+
+def case_port_nul(ctx, variant):
+    return active_probe(ctx, login_then(lambda p: port_cmd(p)[:-2] + "\0\r\n"), PLAIN_PORT,
+                        variant)
+
+
+def case_port_non_ascii(ctx, variant):
+    # U+0661 ARABIC-INDIC DIGIT ONE (UTF-8 d9 a1) in the place of a digit of the address.
+    return active_probe(ctx, login_then(lambda p: f"PORT 192,0,2,\xd9\xa1,{hostport(p)}\r\n"),
+                        PLAIN_PORT, variant)
+
+
+def case_eprt_wrong_family(ctx, variant):
+    return active_probe(ctx, login_then(lambda p: f"EPRT |2|2001:db8:1::2|{p}|\r\n"),
+                        login_then(lambda p: f"EPRT |1|{CLI}|{p}|\r\n"), variant)
+
+
+def case_auth_tls(ctx, variant):
+    # AUTH TLS accepted (234): what follows is TLS, a plaintext PORT after it must not count. The
+    # legitimate variant: the server refuses AUTH (534) and the session stays plaintext.
+    return active_probe(ctx, login_then("AUTH TLS\r\n", port_cmd),
+                        login_then("AUTH TLS\r\n", port_cmd), variant,
+                        replies={"AUTH": "234 go ahead" if variant == "hostile" else "534 no TLS"},
+                        follow=None)
+
+
+def case_unsolicited_227_dnat(ctx, variant):
+    return passive_probe(ctx, lambda p: r227(ISRV, p), variant, topo="dnat", hostile_cmd="NOOP")
+
+
+def case_unsolicited_229_dnat(ctx, variant):
+    return passive_probe(ctx, r229, variant, topo="dnat", cmd="EPSV", hostile_cmd="NOOP",
+                         legit_reply=r229, pattern=R229_RE)
+
+
+def case_unsolicited_227_masq(ctx, variant):
+    return passive_probe(ctx, lambda p: r227(SRV, p), variant, hostile_cmd="NOOP")
+
+
+def case_reply_227_to_epsv(ctx, variant):
+    return passive_probe(ctx, lambda p: r227(SRV, p), variant, hostile_cmd="EPSV")
+
+
+def case_reply_227_bounce_dnat(ctx, variant):
+    # The published server's 227 names another inside host (the client cli) instead of itself.
+    return passive_probe(ctx, lambda p: r227(CLI, p), variant, topo="dnat")
+
+
+def case_reply_227_mid_line(ctx, variant):
+    return passive_probe(ctx, lambda p: "200 ok " + r227(SRV, p), variant)
+
+
+def case_reply_227_in_multiline(ctx, variant):
+    # Inside another code's multi-line reply, each line a segment of its own (RFC 959 4.2: only
+    # the last line, "200 ok", ends the reply).
+    return passive_probe(ctx, lambda p: ("200-here it comes", r227(SRV, p), "200 ok"), variant)
+
+
+def case_reply_227_in_error(ctx, variant):
+    return passive_probe(ctx, lambda p: "500 " + r227(SRV, p), variant)
+
+
+def case_reply_227_after_refused_pasv(ctx, variant):
+    # PASV refused, then a 227 in a segment of its own: an answer to nothing.
+    return passive_probe(ctx, lambda p: ("425 no passive mode today", r227(SRV, p)), variant)
+
+
+FTP_ALGD_WANT = ("CLOSED", "OPEN")   # opens nothing, and the session goes on working
+NO_FOLLOW_UP = ("CLOSED", "-")       # not an FTP session (slipstreaming), or TLS from then on
+
+CASES = [  # name, row, fn, {alg: (hostile verdict, after)}
+    ("port-bounce", "1a", case_port_bounce, {"kernel": ("CLOSED", "OPEN")}),
+    ("reply-227-bounce-dnat", "1b", case_reply_227_bounce_dnat, {"kernel": ("CLOSED", "OPEN")}),
+    ("port-low", "1c", case_port_low, {"kernel": ("OPEN", "OPEN")}),
+    ("unsolicited-227-masq", "2a", case_unsolicited_227_masq, {"kernel": ("OPEN", "OPEN")}),
+    ("unsolicited-227-dnat", "2b", case_unsolicited_227_dnat, {"kernel": ("OPEN", "OPEN")}),
+    ("unsolicited-229-dnat", "2b", case_unsolicited_229_dnat, {"kernel": ("OPEN", "OPEN")}),
+    ("reply-227-to-epsv", "2c", case_reply_227_to_epsv, {"kernel": ("OPEN", "OPEN")}),
+    ("port-mid-line", "3a", case_port_mid_line, {"kernel": ("CLOSED", "OPEN")}),
+    ("port-continues-line", "3b", case_port_continues_line, {"kernel": ("CLOSED", "OPEN")}),
+    ("reply-227-mid-line", "3c", case_reply_227_mid_line, {"kernel": ("CLOSED", "OPEN")}),
+    ("reply-227-in-multiline", "3d", case_reply_227_in_multiline, {"kernel": ("OPEN", "OPEN")}),
+    ("reply-227-in-error", "3e", case_reply_227_in_error, {"kernel": ("CLOSED", "OPEN")}),
+    ("reply-227-after-refused-pasv", "3f", case_reply_227_after_refused_pasv,
+     {"kernel": ("OPEN", "OPEN")}),
+    ("port-refused", "3f", case_port_refused, {"kernel": ("OPEN", "OPEN")}),
+    ("slipstream-one-segment", "4a", case_slipstream_one_segment,
+     {"kernel": ("CLOSED", "-"), "ftp-algd": NO_FOLLOW_UP}),
+    ("slipstream", "4b", case_slipstream, {"kernel": ("OPEN", "-"), "ftp-algd": NO_FOLLOW_UP}),
+    ("slipstream-split", "4c", case_slipstream_split,
+     {"kernel": ("OPEN", "-"), "ftp-algd": NO_FOLLOW_UP}),
+    ("slipstream-unsolicited-230", "4d", case_slipstream_unsolicited_230,
+     {"kernel": ("OPEN", "-"), "ftp-algd": NO_FOLLOW_UP}),
+    ("port-before-login", "5", case_port_before_login, {"kernel": ("OPEN", "OPEN")}),
+    ("port-flood", "6", case_port_flood, {"kernel": ("CLOSED", "OPEN")}),
+    ("line-16mib", "7a", case_line_16mib, {"kernel": ("CLOSED", "STALLED")}),
+    ("port-nul", "7b", case_port_nul, {"kernel": ("CLOSED", "STALLED")}),
+    ("port-non-ascii", "7c", case_port_non_ascii, {"kernel": ("CLOSED", "STALLED")}),
+    ("eprt-wrong-family", "8", case_eprt_wrong_family, {"kernel": ("CLOSED", "STALLED")}),
+    ("auth-tls", "9", case_auth_tls, {"kernel": ("OPEN", "-"), "ftp-algd": NO_FOLLOW_UP}),
 ]
 
 
-def attacks(globs):
-    srv = FakeServer("srv", SRV)
-    isrv = FakeServer("isrv", ISRV)
-    port = 50000 + (os.getpid() % 1000) * 10
-    for name, fn in CASES:
+def attacks(alg, globs):
+    ctx = Ctx(alg)
+    for name, row, fn, wants in CASES:
         if globs and not any(fnmatch.fnmatch(name, g) for g in globs):
             continue
+        want = wants.get(alg, FTP_ALGD_WANT)
+        results = {}
         for variant in ("legit", "hostile"):
-            port += 1
             t0 = time.time()
             try:
-                v, detail = fn(srv, isrv, variant, port)
+                v, after, detail = fn(ctx, variant)
             except Exception as e:  # a broken probe is an ERROR, never a verdict
-                v, detail = "ERROR", f"{type(e).__name__}: {e}"
-            print(f"PROBE {name} {variant} {v} {detail} ({time.time() - t0:.1f}s)", flush=True)
+                v, after, detail = "ERROR", "-", f"{type(e).__name__}: {e}"
+            results[variant] = (v, after)
+            print(f"PROBE {name} {variant} {v} after={after} {detail} ({time.time() - t0:.1f}s)",
+                  flush=True)
+        problems = []
+        if results["legit"][0] != "OPEN":
+            problems.append(f"positive control: legit variant {results['legit'][0]}")
+        if results["hostile"] != want:
+            got_v, got_after = results["hostile"]
+            problems.append(f"hostile variant {got_v} after={got_after}, "
+                            f"expected {want[0]} after={want[1]}")
+        status = "FAIL" if problems else "PASS"
+        print(f"CASE {name} {row} {status} hostile {results['hostile'][0]} "
+              f"after={results['hostile'][1]} legit {results['legit'][0]}"
+              f"{'; ' + '; '.join(problems) if problems else ''}", flush=True)
 
 
 def sessions(n, host, donefile):
@@ -402,8 +827,8 @@ def logins(n, host):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] == "attacks":
-        attacks(sys.argv[2:])
+    if len(sys.argv) >= 3 and sys.argv[1] == "attacks":
+        attacks(sys.argv[2], sys.argv[3:])
     elif len(sys.argv) == 4 and sys.argv[1] == "logins":
         logins(int(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) == 5 and sys.argv[1] == "sessions":
