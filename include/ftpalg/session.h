@@ -18,8 +18,10 @@ namespace ftpalg {
 // A rewrite made in one direction, kept so that a retransmission of the same bytes gets the same
 // rewrite (and so the same length, which the sequence shift already assumes).
 struct RecordedEdit {
-  uint32_t seq = 0;       // original sequence number of the first replaced byte
-  std::string old_text;   // the bytes replaced (bounded by the line length)
+  uint32_t segment_seq = 0;  // original sequence number of the segment it was made in: where
+                             // the length change is recorded (SeqShift, nf_ct_seqadj)
+  uint32_t seq = 0;          // original sequence number of the first replaced byte
+  std::string old_text;      // the bytes replaced (bounded by the line length)
   std::string new_text;
 };
 

@@ -99,6 +99,7 @@ class Engine::Impl {
                              const Endpoint& announced, size_t text_begin, size_t text_end,
                              char eprt_delimiter);
   void RepeatRecordedEdits(PacketWork& work);
+  bool RealignInsideEdit(PacketWork& work, const RecordedEdit& edit);
   void StepAsideSession(PacketWork& work, StepAside why, std::string_view cause);
   void Refuse(PacketWork& work, std::string_view cause, Reason reason, std::string detail = {});
   void Withdraw(Session& session, size_t index, Reason reason, Timestamp now,
@@ -524,7 +525,7 @@ uint32_t Engine::Impl::ActOnAnnouncement(PacketWork& work, const FramedLine& lin
     StreamState& stream = session.streams[Index(work.direction)];
     if (stream.edits.size() >= StreamState::kMaxRecordedEdits)
       stream.edits.erase(stream.edits.begin());
-    stream.edits.push_back(RecordedEdit{text_seq, old_text, new_text});
+    stream.edits.push_back(RecordedEdit{work.view.seq, text_seq, old_text, new_text});
     counters_.Add(Counter::kRewrites);
 
     Event rewrite = MakeEvent(EventType::kRewrite, session, work.direction, work.time);
@@ -543,9 +544,13 @@ void Engine::Impl::RepeatRecordedEdits(PacketWork& work) {
   const uint32_t segment_seq = work.view.seq;
   const size_t length = work.view.payload.size();
   for (const RecordedEdit& edit : stream.edits) {
+    if (SeqAfter(segment_seq, edit.segment_seq)) {
+      // Starts after the rewritten segment's first byte: shifted by the edit's length change.
+      if (RealignInsideEdit(work, edit)) counters_.Add(Counter::kRetransmitRewrites);
+      continue;
+    }
     const uint32_t offset = edit.seq - segment_seq;
-    if (SeqBefore(edit.seq, segment_seq) || offset > length ||
-        edit.old_text.size() > length - offset) {
+    if (offset > length || edit.old_text.size() > length - offset) {
       continue;  // not (wholly) in this segment
     }
     // Skip an edit planned for this very packet (first transmission).
@@ -557,6 +562,53 @@ void Engine::Impl::RepeatRecordedEdits(PacketWork& work) {
     work.edits.push_back(PayloadEdit{offset, offset + edit.old_text.size(), edit.new_text});
     counters_.Add(Counter::kRetransmitRewrites);
   }
+}
+
+// A resend that starts after the first byte of a rewritten segment (a sender repacketizing after
+// a partial acknowledgement) is shifted by that segment's whole length change, on a live gateway
+// by nf_ct_seqadj and in the replay by SeqShift. Rewriting it again would change its length once
+// more: the kernel would record a second change and the stream would be off from there on. So it
+// keeps its length and carries the bytes that the first copy has at the positions it lands on.
+// Positions are relative to the edit's first byte: the segment's original bytes lie at
+// [start, start + length); it lands at [start + delta, start + length + delta) of the rewritten
+// stream, which holds original bytes before 0, new_text in [0, new size) and original bytes,
+// `delta` further on, after that. Returns false (segment left as it is) when the segment is not
+// a copy of what was rewritten, lies wholly after the edit, or would need bytes from before its
+// own start (a shorter rewrite, delta < 0, resent from its first -delta bytes): it then goes out
+// unchanged, which a receiver that has the first copy discards as old data.
+bool Engine::Impl::RealignInsideEdit(PacketWork& work, const RecordedEdit& edit) {
+  const std::span<const uint8_t> payload = work.view.payload;
+  const auto length = static_cast<int64_t>(payload.size());
+  const int64_t start = static_cast<int32_t>(work.view.seq - edit.seq);
+  const auto old_size = static_cast<int64_t>(edit.old_text.size());
+  const auto new_size = static_cast<int64_t>(edit.new_text.size());
+  const int64_t delta = new_size - old_size;
+  if (start >= old_size || length == 0) return false;
+  // The segment must carry the replaced bytes it overlaps, as the first copy did.
+  for (int64_t at = std::max<int64_t>(start, 0); at < std::min(start + length, old_size); ++at) {
+    if (payload[static_cast<size_t>(at - start)] !=
+        static_cast<uint8_t>(edit.old_text[static_cast<size_t>(at)])) {
+      return false;
+    }
+  }
+  // Only the positions that land before the end of new_text differ from the segment's own bytes.
+  const int64_t changed_end = std::min(length, new_size - start - delta);
+  std::string bytes;
+  bytes.reserve(static_cast<size_t>(std::max<int64_t>(changed_end, 0)));
+  for (int64_t i = 0; i < changed_end; ++i) {
+    const int64_t landed = start + delta + i;
+    if (landed >= 0) {
+      bytes.push_back(edit.new_text[static_cast<size_t>(landed)]);
+    } else if (delta + i >= 0) {
+      bytes.push_back(static_cast<char>(payload[static_cast<size_t>(delta + i)]));
+    } else {
+      return false;  // before the segment: bytes we do not have
+    }
+  }
+  const auto* own = reinterpret_cast<const char*>(payload.data());
+  if (bytes.empty() || std::string_view(own, bytes.size()) == bytes) return false;
+  work.edits.push_back(PayloadEdit{0, bytes.size(), std::move(bytes)});
+  return true;
 }
 
 void Engine::Impl::StepAsideSession(PacketWork& work, StepAside why, std::string_view cause) {

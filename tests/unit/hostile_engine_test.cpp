@@ -823,16 +823,85 @@ TEST_F(RetransmissionTest, RetransmissionOfARefusedPortIsNotActedOnAgain) {
   EXPECT_EQ(ftp.EventsOf(EventType::kRefuse).size(), 1u);
 }
 
-TEST_F(RetransmissionTest, RepacketizedRetransmissionFromInsideTheCommandKeepsTheRewrite) {
-  // A retransmission that starts inside the rewritten segment, before the address text: the
-  // address is rewritten the same way (the private address never leaks) and nothing new is
-  // expected. Its sequence number is shifted as any later segment is (nf_ct_seqadj's rule: the
-  // length change is recorded at the rewritten segment's first byte); see docs/hostile-traffic.md.
+TEST_F(RetransmissionTest,
+       RepacketizedRetransmissionFromInsideTheCommandCarriesTheFirstCopysBytes) {
+  // A retransmission that starts inside the rewritten segment ("T 192,..." from the PORT's fourth
+  // byte). Its sequence number is shifted as any later segment is (nf_ct_seqadj: the change is
+  // recorded at the rewritten segment's first byte), so it must carry, at the same length, the
+  // bytes of the first copy that lie there. Found live (tests/vm attack retransmit-from-inside):
+  // repeating the whole rewrite made it 3 bytes longer; the kernel then recorded a second change
+  // (+6 from there on) and the server received a stray line "1" from the overflow.
   const uint32_t port_seq = ftp.client_seq();
   ftp.Client(kPort);
   const Decision tail = ftp.Send(Direction::kOriginal, "T 192,0,2,2,4,1\r\n", kPsh, port_seq + 3);
   ASSERT_TRUE(tail.modified);
-  EXPECT_EQ(PayloadOf(tail.packet), "T 198,51,100,1,4,1\r\n");
+  EXPECT_EQ(tail.payload_delta, 0);
+  EXPECT_EQ(SeqOf(tail.packet), port_seq + 3 + 3);
+  //                          "PORT 198,51,100,1,4,1\r\n" from its seventh byte on
+  EXPECT_EQ(PayloadOf(tail.packet), "98,51,100,1,4,1\r\n");
+  ftp.Client("NOOP\r\n");
+  const ForwardedStream stream = ClientStream(ftp, first_seq);
+  EXPECT_TRUE(stream.conflicts().empty()) << stream.conflicts().front();
+  EXPECT_EQ(stream.Contiguous(),
+            "USER anonymous\r\nPASS guest@\r\nPORT 198,51,100,1,4,1\r\nNOOP\r\n");
+  EXPECT_EQ(installer.installed.size(), 1u);
+  EXPECT_EQ(engine.counters().Get(Counter::kRetransmitRewrites), 1u);
+}
+
+TEST_F(RetransmissionTest, RetransmissionFromInsideTheAddressAndBeyondItsEnd) {
+  // Starts inside the address text and carries new bytes after the line: the old part gets the
+  // first copy's bytes, the new line is framed once and passes as it is.
+  const uint32_t port_seq = ftp.client_seq();
+  ftp.Client(kPort);
+  const Decision resend =
+      ftp.Send(Direction::kOriginal, "0,2,2,4,1\r\nNOOP\r\n", kPsh, port_seq + 9);
+  ftp.Advance(Direction::kOriginal, 6);
+  ASSERT_TRUE(resend.modified);
+  EXPECT_EQ(resend.payload_delta, 0);
+  EXPECT_EQ(SeqOf(resend.packet), port_seq + 9 + 3);
+  //                                 "PORT 198,51,100,1,4,1\r\n" from byte 13 on, then NOOP
+  EXPECT_EQ(PayloadOf(resend.packet), "100,1,4,1\r\nNOOP\r\n");
+  ftp.Client("QUIT\r\n");
+  const ForwardedStream stream = ClientStream(ftp, first_seq);
+  EXPECT_TRUE(stream.conflicts().empty()) << stream.conflicts().front();
+  EXPECT_EQ(stream.Contiguous(),
+            "USER anonymous\r\nPASS guest@\r\nPORT 198,51,100,1,4,1\r\nNOOP\r\nQUIT\r\n");
+}
+
+TEST_F(RetransmissionTest, RetransmissionFromInsideWithDifferentBytesIsLeftAlone) {
+  // Not the bytes of the first copy: nothing to realign, nothing parsed again, nothing expected.
+  const uint32_t port_seq = ftp.client_seq();
+  ftp.Client(kPort);
+  const Decision other = ftp.Send(Direction::kOriginal, "T 192,0,2,2,4,9\r\n", kPsh, port_seq + 3);
+  EXPECT_EQ(PayloadOf(other.packet), "T 192,0,2,2,4,9\r\n");
+  EXPECT_EQ(other.payload_delta, 0);
+  EXPECT_EQ(installer.installed.size(), 1u);
+}
+
+TEST(RetransmissionShorterRewriteTest, ResendFromInsideRealignsOrIsLeftAsItIs) {
+  // A rewrite that shortens the line (inside 198.51.100.200, public 192.0.2.1: delta -5).
+  ControlConnection connection;
+  connection.original = {Ep("198.51.100.200", 40000), Ep("203.0.113.5", 21)};
+  connection.reply = {Ep("203.0.113.5", 21), Ep("192.0.2.1", 40000)};
+  RecordingInstaller installer;
+  Engine engine(ReplayConfig(), installer);
+  Conversation ftp(engine, connection);
+  ftp.Handshake();
+  ftp.Login();
+  const uint32_t port_seq = ftp.client_seq();
+  const Decision first = ftp.Client("PORT 198,51,100,200,4,1\r\n");
+  ASSERT_EQ(PayloadOf(first.packet), "PORT 192,0,2,1,4,1\r\n");
+  // From the address's eighth byte: lands 5 earlier, on "PORT 192,0,2,1,4,1\r\n" from byte 7.
+  const Decision inside = ftp.Send(Direction::kOriginal, "100,200,4,1\r\n", kPsh, port_seq + 12);
+  EXPECT_EQ(SeqOf(inside.packet), port_seq + 12 - 5);
+  EXPECT_EQ(PayloadOf(inside.packet), "2,0,2,1,4,1\r\n");
+  EXPECT_EQ(inside.payload_delta, 0);
+  // From the verb's fourth byte: it would land 2 bytes before the address, whose bytes the
+  // segment does not carry; it goes out as it came (a receiver holding the first copy drops it).
+  const Decision verb =
+      ftp.Send(Direction::kOriginal, "T 198,51,100,200,4,1\r\n", kPsh, port_seq + 3);
+  EXPECT_EQ(PayloadOf(verb.packet), "T 198,51,100,200,4,1\r\n");
+  EXPECT_EQ(verb.payload_delta, 0);
   EXPECT_EQ(installer.installed.size(), 1u);
 }
 
