@@ -36,6 +36,8 @@ import sys
 import threading
 import time
 
+import raw_tcp
+
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 _home_ns = None
@@ -687,9 +689,254 @@ def case_reply_227_after_refused_pasv(ctx, variant):
     # PASV refused, then a 227 in a segment of its own: an answer to nothing.
     return passive_probe(ctx, lambda p: ("425 no passive mode today", r227(SRV, p)), variant)
 
+# --- Retransmitted, overlapping and reordered segments (row 10) --------------------------------
+# A real socket never resends chosen bytes at a chosen sequence number, so these probes play the
+# client with raw_tcp.RawTcpClient. A loss between the gateway and the server (the ALG has seen
+# and rewritten the segment, the server has not) is made with a drop rule in the server's
+# namespace. A sniffer there sees every byte the server's stack accepted from the gateway, so a
+# private address that leaks out shows even when the server's TCP discards it as old data.
+class Sniffer:
+    """Payloads of TCP segments to port 21 arriving in namespace NS (after its INPUT hook)."""
+
+    def __init__(self, ns):
+        self.sock = in_ns(ns, lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW,
+                                                    socket.IPPROTO_TCP))
+        self.payloads = []
+        self.stop = threading.Event()
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while not self.stop.is_set():
+            r, _, _ = select.select([self.sock], [], [], 0.2)
+            if not r:
+                continue
+            try:
+                pkt = self.sock.recv(65535)
+            except OSError:
+                return
+            ihl = (pkt[0] & 15) * 4
+            tcp = pkt[ihl:]
+            if len(tcp) >= 20 and int.from_bytes(tcp[2:4], "big") == 21:
+                data = tcp[(tcp[12] >> 4) * 4:]
+                if data:
+                    self.payloads.append(data)
+
+    def saw(self, needle):
+        return any(needle in p for p in self.payloads)
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+
+class LossAtServer:
+    """While active, data segments to port 21 are dropped on arrival in the server's namespace:
+    lost between the gateway (whose ALG saw them) and the server."""
+
+    def __init__(self, ns="srv"):
+        self.ns = ns
+
+    def _nft(self, script):
+        subprocess.run(["ip", "netns", "exec", self.ns, "nft", "-f", "-"], input=script,
+                       text=True, check=True, timeout=10)
+
+    def __enter__(self):
+        self._nft("table ip probe_loss {\n chain input {\n  type filter hook input priority -300;"
+                  "\n  tcp dport 21 ip length > 40 drop\n }\n}\n")
+        return self
+
+    def __exit__(self, *exc):
+        self._nft("delete table ip probe_loss\n")
+
+
+class RawSession:
+    """A logged-in control connection over RawTcpClient, with an offset cursor."""
+
+    def __init__(self, client):
+        self.c = client
+        self.off = 0
+        self.lines_sent = []
+
+    def segment(self, text, at=None):
+        """Sends TEXT as one segment at offset AT (default: the cursor, which then moves on)."""
+        data = text.encode("latin-1")
+        if at is None:
+            at = self.off
+            self.off += len(data)
+            self.lines_sent += [l for l in text.split("\r\n") if l]
+        self.c.send_at(at, data)
+        time.sleep(0.1)
+
+    def replies(self):
+        return self.c.received().count(b"\r\n")
+
+    def wait_replies(self, n, timeout=5.0):
+        deadline = time.time() + timeout
+        while self.replies() < n and time.time() < deadline:
+            time.sleep(0.05)
+        return self.replies() >= n
+
+    def command(self, text):
+        """One line as one segment; True when the server answered it."""
+        n = self.replies()
+        self.segment(text)
+        return self.wait_replies(n + 1)
+
+
+def normalized(lines):
+    """Lines with PORT arguments blanked: a rewrite may change them, nothing else may change."""
+    return [re.sub(r"^PORT [\d,]+$", "PORT *", l) for l in lines]
+
+
+def raw_probe(ctx, variant, recipe, *, check_port=None):
+    """Runs RECIPE(session, port) (hostile) or one plain PORT (legit) over a raw client in cli to
+    the attacker's server srv (masquerade). Verdict: INCONSISTENT when the server's lines are not
+    the client's lines (PORT arguments aside) or an ACK came back beyond what was sent; otherwise
+    whether the data connection to CHECK_PORT(port) (default the announced one) opened. The
+    follow-up is a plain PORT to a fresh port in the same session."""
+    port = ctx.fresh_port(3)   # the PORT, another port (10d), the follow-up
+    target = check_port(port) if check_port and variant == "hostile" else port
+    lsock = listener("cli", CLI, target)
+    ctx.srv.script(True, FTP_REPLIES)
+    sniff = Sniffer("srv")
+    client = raw_tcp.RawTcpClient(in_ns, "cli", CLI, SRV, 21)
+    try:
+        client.connect()
+        s = RawSession(client)
+        if not (s.wait_replies(1) and s.command("USER anonymous\r\n")
+                and s.command("PASS probe@example.org\r\n")):
+            return "ERROR", "-", f"no login: {client.received()!r}"
+        if variant == "hostile":
+            recipe(s, port)
+        else:
+            s.command(port_cmd(port))
+        s.wait_replies(len(s.lines_sent) + 1, 3.0)
+        time.sleep(0.3)
+        got_lines, want_lines = normalized(ctx.srv.received), normalized(s.lines_sent)
+        acks_ok = max(client.acks_seen) <= client.sent
+        got = ctx.srv.announced()
+        v, notes = verdict(lsock, ([("srv", *got)] if got and target == port else []) +
+                           [("srv", PUBLIC, target)])
+        lsock.close()
+        # In a segment the server's stack took (even as old data), or in a line it read whole
+        # (an address split over two segments is in neither segment alone).
+        leak = sniff.saw(b"192,0,2,2") or any("192,0,2,2" in l for l in ctx.srv.received)
+        detail = (f"server got {ctx.srv.received[2:]}; acks up to {max(client.acks_seen)} of "
+                  f"{client.sent} sent; private address reached the server: "
+                  f"{'yes' if leak else 'no'}; {' '.join(notes)}")
+        if not acks_ok or (got_lines != want_lines and
+                           got_lines != want_lines[:len(got_lines)]):
+            v = "INCONSISTENT"     # bytes changed, lost or doubled, or seq adjustment broken
+        elif got_lines != want_lines:
+            v = "STALLED"          # a part of the stream never got through
+        after = "-"
+        if variant == "hostile":
+            follow = port + 2
+            lsock = listener("cli", CLI, follow)
+            if not s.command(port_cmd(follow)):
+                after = "STALLED"
+            else:
+                time.sleep(0.3)
+                got = ctx.srv.announced()
+                after, notes = verdict(lsock, ([("srv", *got)] if got else []) +
+                                       [("srv", PUBLIC, follow)])
+                detail += f"; follow-up PORT {follow}: {' '.join(notes)}"
+        return v, after, detail
+    finally:
+        lsock.close()
+        client.close()
+        sniff.close()
+
+
+def case_retransmit_identical(ctx, variant):      # 10a: the PORT again, after it was acked
+    def recipe(s, port):
+        at = s.off
+        s.command(port_cmd(port))
+        s.segment(port_cmd(port), at=at)
+        s.command("NOOP\r\n")
+    return raw_probe(ctx, variant, recipe)
+
+
+def case_retransmit_coalesced(ctx, variant):      # 10b: lost after the gateway, resent + NOOP
+    def recipe(s, port):
+        at = s.off
+        with LossAtServer():
+            s.segment(port_cmd(port))
+            time.sleep(0.3)
+        s.segment(port_cmd(port) + "NOOP\r\n", at=at)
+        s.off += len("NOOP\r\n")
+        s.lines_sent.append("NOOP")
+    return raw_probe(ctx, variant, recipe)
+
+
+def case_retransmit_collapsed(ctx, variant):      # 10c: TYPE + PORT lost, resent as one segment
+    def recipe(s, port):
+        at = s.off
+        with LossAtServer():
+            s.segment("TYPE I\r\n")
+            s.segment(port_cmd(port))
+            time.sleep(0.3)
+        s.segment("TYPE I\r\n" + port_cmd(port), at=at)
+        s.wait_replies(len(s.lines_sent) + 1)
+        s.command("NOOP\r\n")
+    return raw_probe(ctx, variant, recipe)
+
+
+def case_retransmit_different_bytes(ctx, variant):  # 10d: other text at the same seq numbers
+    def recipe(s, port):
+        at = s.off
+        s.command(port_cmd(port))
+        s.segment(port_cmd(port + 1), at=at)  # the next port: the same length but at a digit wrap
+        s.command("NOOP\r\n")
+    return raw_probe(ctx, variant, recipe, check_port=lambda port: port + 1)
+
+
+def case_reordered_after_rewrite(ctx, variant):   # 10e: LIST overtakes NOOP after a rewrite
+    def recipe(s, port):
+        s.command(port_cmd(port))
+        at = s.off
+        s.off += len("NOOP\r\n")
+        s.segment("LIST\r\n")
+        s.segment("NOOP\r\n", at=at)
+        s.lines_sent[-1:] = ["NOOP", "LIST"]
+    return raw_probe(ctx, variant, recipe)
+
+
+def case_port_out_of_order(ctx, variant):         # 10f: the segment after the PORT comes first
+    def recipe(s, port):
+        at = s.off
+        s.off += len(port_cmd(port))
+        s.segment("NOOP\r\n")
+        s.segment(port_cmd(port), at=at)
+        s.lines_sent[-1:] = [port_cmd(port)[:-2], "NOOP"]
+    return raw_probe(ctx, variant, recipe)
+
+
+def case_retransmit_from_inside(ctx, variant):    # 10g: a resend from inside the PORT segment
+    def recipe(s, port):
+        at = s.off
+        s.command(port_cmd(port))
+        s.segment(port_cmd(port)[3:], at=at + 3)
+        s.command("NOOP\r\n")
+    return raw_probe(ctx, variant, recipe)
+
+
+def case_port_split(ctx, variant):                # 10h: the address split over two segments
+    def recipe(s, port):
+        at = s.off
+        head = port_cmd(port)[:11]            # "PORT 192,0,"
+        s.segment(head, at=at)
+        s.segment(port_cmd(port)[11:], at=at + len(head))
+        time.sleep(0.5)
+        s.segment(head, at=at)                # the resend a sender makes when head is not acked
+        s.off += len(port_cmd(port))
+        s.lines_sent.append(port_cmd(port)[:-2])
+    return raw_probe(ctx, variant, recipe)
+
 
 FTP_ALGD_WANT = ("CLOSED", "OPEN")   # opens nothing, and the session goes on working
 NO_FOLLOW_UP = ("CLOSED", "-")       # not an FTP session (slipstreaming), or TLS from then on
+STREAM_KEPT = ("OPEN", "OPEN")       # row 10: a legitimate PORT resent: it must still work
 
 CASES = [  # name, row, fn, {alg: (hostile verdict, after)}
     ("port-bounce", "1a", case_port_bounce, {"kernel": ("CLOSED", "OPEN")}),
@@ -721,6 +968,21 @@ CASES = [  # name, row, fn, {alg: (hostile verdict, after)}
     ("port-non-ascii", "7c", case_port_non_ascii, {"kernel": ("CLOSED", "STALLED")}),
     ("eprt-wrong-family", "8", case_eprt_wrong_family, {"kernel": ("CLOSED", "STALLED")}),
     ("auth-tls", "9", case_auth_tls, {"kernel": ("OPEN", "-"), "ftp-algd": NO_FOLLOW_UP}),
+    ("retransmit-identical", "10a", case_retransmit_identical,
+     {"kernel": ("OPEN", "OPEN"), "ftp-algd": STREAM_KEPT}),
+    ("retransmit-coalesced", "10b", case_retransmit_coalesced,
+     {"kernel": ("OPEN", "OPEN"), "ftp-algd": STREAM_KEPT}),
+    ("retransmit-collapsed", "10c", case_retransmit_collapsed,
+     {"kernel": ("STALLED", "STALLED"), "ftp-algd": STREAM_KEPT}),
+    ("retransmit-different-bytes", "10d", case_retransmit_different_bytes,
+     {"kernel": ("OPEN", "OPEN")}),
+    ("reordered-after-rewrite", "10e", case_reordered_after_rewrite,
+     {"kernel": ("OPEN", "OPEN"), "ftp-algd": STREAM_KEPT}),
+    ("port-out-of-order", "10f", case_port_out_of_order,
+     {"kernel": ("INCONSISTENT", "STALLED")}),
+    ("retransmit-from-inside", "10g", case_retransmit_from_inside,
+     {"kernel": ("OPEN", "OPEN"), "ftp-algd": STREAM_KEPT}),
+    ("port-split", "10h", case_port_split, {"kernel": ("STALLED", "STALLED")}),
 ]
 
 
