@@ -492,6 +492,7 @@ struct RetransmitCapture {
   uint32_t port_seq = 0;
   size_t port_frame = 0;        // the first transmission of the PORT segment
   size_t retransmit_frame = 0;  // its identical retransmission
+  size_t inside_frame = 0;      // a resend from the PORT segment's fourth byte
   size_t overlap_frame = 0;     // TYPE + PORT again, plus the new PASV
 };
 
@@ -509,6 +510,8 @@ RetransmitCapture BuildRetransmitCapture() {
   ftp.Client(kPort);
   c.retransmit_frame = ftp.frames().size();
   ftp.Send(true, kPort, kPsh, c.port_seq);
+  c.inside_frame = ftp.frames().size();
+  ftp.Send(true, std::string(kPort).substr(3), kPsh, c.port_seq + 3);
   c.overlap_frame = ftp.frames().size();
   ftp.Send(true, std::string("TYPE I\r\n") + kPort + "PASV\r\n", kPsh, type_seq);
   ftp.Advance(true, 6);
@@ -574,8 +577,9 @@ TEST(HostileReplayTest, RetransmittedOverlappingAndReorderedSegmentsStayConsiste
   // One expectation per announcement, none for the copies; both data connections predicted.
   EXPECT_EQ(run.Of("expect").size(), 2u) << Dump(run);
   EXPECT_EQ(run.Of("rewrite").size(), 1u) << Dump(run);
-  EXPECT_EQ(CounterOf(run, "retransmit_rewrites"), 2u);
-  EXPECT_EQ(CounterOf(run, "segments_retransmitted"), 2u);  // the PORT copy and the late NOOP
+  EXPECT_EQ(CounterOf(run, "retransmit_rewrites"), 3u);
+  // The PORT copy, the resend from inside it and the late NOOP.
+  EXPECT_EQ(CounterOf(run, "segments_retransmitted"), 3u);
   EXPECT_EQ(CounterOf(run, "segments_overlapping"), 1u);
   EXPECT_EQ(CounterOf(run, "segments_out_of_order"), 1u);
   EXPECT_EQ((*run.Summary())["data_connections_expected"], 2u) << Dump(run);
@@ -586,6 +590,10 @@ TEST(HostileReplayTest, RetransmittedOverlappingAndReorderedSegmentsStayConsiste
   EXPECT_EQ(first.payload, "PORT 198,51,100,1,4,1\r\n");
   EXPECT_EQ(again.payload, first.payload);
   EXPECT_EQ(again.seq, first.seq);
+  // The resend from inside lands 3 further on (as any segment after the PORT's first byte) and
+  // carries, at its own length, the first copy's bytes there (found live, tests/vm row 10g).
+  EXPECT_EQ(out[capture.inside_frame].payload, "98,51,100,1,4,1\r\n");
+  EXPECT_EQ(out[capture.inside_frame].seq, capture.port_seq + 3 + 3);
   EXPECT_EQ(out[capture.overlap_frame].payload, "TYPE I\r\nPORT 198,51,100,1,4,1\r\nPASV\r\n");
 
   // Sequence numbers: client segments after the PORT segment move by +3, server acks of bytes
