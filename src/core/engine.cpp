@@ -573,9 +573,10 @@ void Engine::Impl::RepeatRecordedEdits(PacketWork& work) {
 // [start, start + length); it lands at [start + delta, start + length + delta) of the rewritten
 // stream, which holds original bytes before 0, new_text in [0, new size) and original bytes,
 // `delta` further on, after that. Returns false (segment left as it is) when the segment is not
-// a copy of what was rewritten, lies wholly after the edit, or would need bytes from before its
-// own start (a shorter rewrite, delta < 0, resent from its first -delta bytes): it then goes out
-// unchanged, which a receiver that has the first copy discards as old data.
+// a copy of what was rewritten, lies wholly after the edit, or would need original bytes from
+// outside itself (a shorter rewrite, delta < 0, resent from its first -delta bytes; a piece of
+// the verb that lands on bytes after it): it then goes out unchanged, which a receiver that has
+// the first copy discards as old data.
 bool Engine::Impl::RealignInsideEdit(PacketWork& work, const RecordedEdit& edit) {
   const std::span<const uint8_t> payload = work.view.payload;
   const auto length = static_cast<int64_t>(payload.size());
@@ -599,10 +600,10 @@ bool Engine::Impl::RealignInsideEdit(PacketWork& work, const RecordedEdit& edit)
     const int64_t landed = start + delta + i;
     if (landed >= 0) {
       bytes.push_back(edit.new_text[static_cast<size_t>(landed)]);
-    } else if (delta + i >= 0) {
+    } else if (delta + i >= 0 && delta + i < length) {
       bytes.push_back(static_cast<char>(payload[static_cast<size_t>(delta + i)]));
     } else {
-      return false;  // before the segment: bytes we do not have
+      return false;  // an original byte outside the segment: one we do not have
     }
   }
   const auto* own = reinterpret_cast<const char*>(payload.data());

@@ -868,6 +868,20 @@ TEST_F(RetransmissionTest, RetransmissionFromInsideTheAddressAndBeyondItsEnd) {
             "USER anonymous\r\nPASS guest@\r\nPORT 198,51,100,1,4,1\r\nNOOP\r\nQUIT\r\n");
 }
 
+TEST_F(RetransmissionTest, ShortResendInsideTheVerbNeedingBytesAfterItIsLeftAlone) {
+  // "OR" from the PORT's second byte lands 3 further on, over " 1" of the first copy: the space
+  // is an original byte after the segment, which it does not carry (and must not be read).
+  const uint32_t port_seq = ftp.client_seq();
+  ftp.Client(kPort);
+  const Decision piece = ftp.Send(Direction::kOriginal, "OR", kPsh, port_seq + 1);
+  EXPECT_EQ(PayloadOf(piece.packet), "OR");
+  EXPECT_EQ(piece.payload_delta, 0);
+  // "RT " from the third byte lands on "198", the start of the new address.
+  const Decision verb_end = ftp.Send(Direction::kOriginal, "RT ", kPsh, port_seq + 2);
+  EXPECT_EQ(PayloadOf(verb_end.packet), "198");
+  EXPECT_EQ(SeqOf(verb_end.packet), port_seq + 2 + 3);
+}
+
 TEST_F(RetransmissionTest, RetransmissionFromInsideWithDifferentBytesIsLeftAlone) {
   // Not the bytes of the first copy: nothing to realign, nothing parsed again, nothing expected.
   const uint32_t port_seq = ftp.client_seq();
