@@ -84,6 +84,7 @@ class Daemon::Impl {
   MetricsServer metrics_;
   kernel::HelperRegistration registration_;
   ReleaseGuard guard_;
+  Timestamp batch_time_ = 0;  // when the current receive batch was read (engine time)
   int signal_fd_ = -1;
   uint64_t packets_without_conntrack_ = 0;
   uint64_t packets_truncated_ = 0;
@@ -191,7 +192,9 @@ void Daemon::Impl::Stop() {
 
 void Daemon::Impl::OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeError error) {
   if (!packet.has_id) return;
-  auto accept_unchanged = [&] { queue_.SendVerdict(packet.packet_id, kernel::QueueVerdict::kAccept); };
+  auto accept_unchanged = [&] {
+    queue_.DeferVerdict(packet.packet_id, kernel::QueueVerdict::kAccept);
+  };
   if (error != kernel::DecodeError::kNone) return accept_unchanged();
   if (packet.Truncated()) {
     ++packets_truncated_;
@@ -205,7 +208,7 @@ void Daemon::Impl::OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeEr
   }
   PacketInput input;
   input.packet = packet.payload;
-  input.time = Now();
+  input.time = batch_time_;
   input.control = packet.conntrack->connection;
   input.direction = *direction;
   installer_.set_zone(packet.conntrack->zone);
@@ -220,7 +223,7 @@ void Daemon::Impl::OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeEr
   LogEvents(decision.events);
   if (decision.modified) {
     // The verdict carries the conntrack too, so the kernel shifts later sequence numbers.
-    queue_.SendVerdict(packet.packet_id, kernel::QueueVerdict::kAccept, decision.packet);
+    queue_.DeferVerdict(packet.packet_id, kernel::QueueVerdict::kAccept, decision.packet);
   } else {
     accept_unchanged();
   }
@@ -259,6 +262,8 @@ std::string Daemon::Impl::Metrics() const {
       {"queue_packets", "packets received from the queue", false, double(q.packets)},
       {"queue_undecodable", "queue messages that could not be read", false, double(q.undecodable)},
       {"queue_verdict_errors", "verdicts the kernel rejected", false, double(q.verdict_errors)},
+      {"queue_verdict_datagrams", "datagrams carrying verdicts (one per receive batch)", false,
+       double(q.verdict_datagrams)},
       {"queue_overruns", "times the kernel could not deliver (packets passed, fail-open)", false,
        double(q.overruns)},
       {"packets_without_conntrack", "queued packets without conntrack (passed unchanged)", false,
@@ -288,12 +293,16 @@ int Daemon::Impl::Run() {
       break;
     }
     if (ready > 0 && (fds[0].revents & POLLIN)) {
+      // One clock reading and one sendto for the verdicts of a whole receive batch: per packet
+      // they were most of the daemon's CPU time (perf, bench/README.md).
+      batch_time_ = Now();
       auto status = queue_.ReceiveBatch(
           64, [this](const kernel::QueuedPacket& packet, kernel::DecodeError error) {
             OnPacket(packet, error);
           },
           /*wait=*/false);
       if (!status.ok()) log_.Warning("queue: " + status.message);
+      if (auto sent = queue_.FlushVerdicts(); !sent.ok()) log_.Warning("queue: " + sent.message);
     }
     if (ready > 0 && (fds[1].revents & POLLIN)) {
       signalfd_siginfo info{};

@@ -128,6 +128,7 @@ void QueueClient::Close() {
   // NETLINK_URELEASE); packets still waiting are dropped by that, new ones bypass the queue.
   socket_.Close();
   pending_.clear();
+  verdicts_.Clear();
   conntrack_enabled_ = false;
 }
 
@@ -184,23 +185,42 @@ KernelStatus QueueClient::ReceiveBatch(size_t max_datagrams, const PacketHandler
   return KernelStatus::Ok();
 }
 
-KernelStatus QueueClient::SendVerdict(uint32_t packet_id, QueueVerdict verdict,
-                                      std::span<const uint8_t> new_packet) {
+KernelStatus QueueClient::DeferVerdict(uint32_t packet_id, QueueVerdict verdict,
+                                       std::span<const uint8_t> new_packet) {
   if (!socket_.is_open()) return KernelStatus::Error(EBADF, "netfilter queue is not open");
-  size_t needed = VerdictMessageSize(new_packet.size());
-  if (send_buffer_.size() < needed) send_buffer_.assign(needed, 0);
-  BuildResult built = BuildVerdict(send_buffer_, socket_.NextSeq(), options_.queue_num, packet_id,
-                                   verdict, new_packet, conntrack_enabled_ && !new_packet.empty());
-  if (!built.ok()) {
+  KernelStatus sent = KernelStatus::Ok();
+  if (verdicts_.WouldOverflow(new_packet.size())) sent = FlushVerdicts();
+  BuildError error = verdicts_.Append(socket_.NextSeq(), options_.queue_num, packet_id, verdict,
+                                      new_packet, conntrack_enabled_ && !new_packet.empty());
+  if (error != BuildError::kNone) {
     return KernelStatus::Error(EINVAL,
                                "verdict for packet " + std::to_string(packet_id) +
-                                   ": cannot encode: " + std::string(BuildErrorName(built.error)));
+                                   ": cannot encode: " + std::string(BuildErrorName(error)));
   }
-  if (int error = socket_.Send(built.message); error != 0) {
+  return sent;
+}
+
+KernelStatus QueueClient::FlushVerdicts() {
+  if (verdicts_.empty()) return KernelStatus::Ok();
+  const size_t count = verdicts_.count();
+  const int error = socket_.is_open() ? socket_.Send(verdicts_.bytes()) : EBADF;
+  verdicts_.Clear();
+  ++stats_.verdict_datagrams;
+  if (error != 0) {
+    // Those packets stay in the kernel's queue (counted against its length) until it is
+    // closed; TCP resends their data, and each resend gets a verdict of its own.
     return KernelStatus::Error(
-        error, "verdict for packet " + std::to_string(packet_id) + ": " + ErrnoText(error));
+        error, "sending " + std::to_string(count) + " verdicts: " + ErrnoText(error));
   }
   return KernelStatus::Ok();
+}
+
+KernelStatus QueueClient::SendVerdict(uint32_t packet_id, QueueVerdict verdict,
+                                      std::span<const uint8_t> new_packet) {
+  if (KernelStatus status = DeferVerdict(packet_id, verdict, new_packet); !status.ok()) {
+    return status;
+  }
+  return FlushVerdicts();
 }
 
 }  // namespace ftpalg::kernel

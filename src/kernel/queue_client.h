@@ -38,6 +38,7 @@ struct QueueStats {
   uint64_t verdict_errors = 0;  // NLMSG_ERROR answers to verdicts (ENOENT: unknown packet id)
   int last_verdict_error = 0;
   uint64_t overruns = 0;  // ENOBUFS: the kernel could not deliver (fail-open let them pass)
+  uint64_t verdict_datagrams = 0;  // sendto calls carrying verdicts (a batch each)
 };
 
 class QueueClient {
@@ -67,8 +68,15 @@ class QueueClient {
   // be sent when has_id is set. Returns ok with nothing read when nothing was ready.
   KernelStatus ReceiveBatch(size_t max_datagrams, const PacketHandler& on_packet, bool wait = true);
 
-  // Sends the verdict for `packet_id`. A non-empty `new_packet` replaces the packet; it then
-  // carries NFQA_CT (when conntrack is on) so that the kernel adjusts later sequence numbers.
+  // Adds the verdict for `packet_id` to the batch FlushVerdicts sends (sending the batch first
+  // when it is full). A non-empty `new_packet` replaces the packet; it then carries NFQA_CT (when
+  // conntrack is on) so that the kernel adjusts later sequence numbers.
+  KernelStatus DeferVerdict(uint32_t packet_id, QueueVerdict verdict,
+                            std::span<const uint8_t> new_packet = {});
+  // Sends the deferred verdicts, in the order given, in one datagram. Call it after every
+  // ReceiveBatch: a packet waits in the kernel until its verdict arrives.
+  KernelStatus FlushVerdicts();
+  // DeferVerdict and FlushVerdicts for a single packet.
   KernelStatus SendVerdict(uint32_t packet_id, QueueVerdict verdict,
                            std::span<const uint8_t> new_packet = {});
 
@@ -81,7 +89,8 @@ class QueueClient {
   bool conntrack_enabled_ = false;
   QueueStats stats_;
   std::vector<uint8_t> receive_buffer_;
-  std::vector<uint8_t> send_buffer_;
+  std::vector<uint8_t> send_buffer_;  // configuration messages
+  VerdictBatch verdicts_;
   // Datagrams with packets that arrived while Open() waited for the kernel's ack.
   std::vector<std::vector<uint8_t>> pending_;
 };

@@ -146,6 +146,29 @@ size_t VerdictMessageSize(size_t packet_len) {
   return kVerdictOverhead + MNL_ALIGN(MNL_ATTR_HDRLEN + packet_len);
 }
 
+bool VerdictBatch::WouldOverflow(size_t packet_len) const {
+  return !empty() && used_ + VerdictMessageSize(packet_len) > kMaxBytes;
+}
+
+BuildError VerdictBatch::Append(uint32_t seq, uint16_t queue_num, uint32_t packet_id,
+                                QueueVerdict verdict, std::span<const uint8_t> new_packet,
+                                bool attach_conntrack) {
+  const size_t needed = VerdictMessageSize(new_packet.size());
+  if (buffer_.size() < used_ + needed) buffer_.resize(used_ + needed);
+  // used_ stays a multiple of 4 (NLMSG_ALIGN), so every message starts where netlink looks.
+  BuildResult built = BuildVerdict(std::span<uint8_t>(buffer_).subspan(used_, needed), seq,
+                                   queue_num, packet_id, verdict, new_packet, attach_conntrack);
+  if (!built.ok()) return built.error;
+  used_ += NLMSG_ALIGN(built.message.size());
+  ++count_;
+  return BuildError::kNone;
+}
+
+void VerdictBatch::Clear() {
+  used_ = 0;
+  count_ = 0;
+}
+
 bool QueuedPacket::ChecksumNotReady() const { return (skb_info & NFQA_SKB_CSUMNOTREADY) != 0; }
 
 DecodeError ParseQueuedPacket(std::span<const uint8_t> message, QueuedPacket* out) {

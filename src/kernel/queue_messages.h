@@ -24,6 +24,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "ftpalg/expectation.h"
 #include "kernel/netlink_codec.h"
@@ -56,6 +57,32 @@ BuildResult BuildVerdict(std::span<uint8_t> buffer, uint32_t seq, uint16_t queue
                          std::span<const uint8_t> new_packet, bool attach_conntrack);
 // The buffer size BuildVerdict needs for a packet of `packet_len` bytes.
 size_t VerdictMessageSize(size_t packet_len);
+
+// Verdicts collected to go out in one datagram. nfnetlink hands the messages of a datagram to
+// the queue one after the other (netlink_rcv_skb), in order, each with its own error report, so
+// the verdicts of a receive batch cost one sendto instead of one each, and packets leave in the
+// order they came. Pure: the caller sends bytes() and then calls Clear().
+class VerdictBatch {
+ public:
+  // Above this a batch is sent before the next verdict is added: well inside the socket's send
+  // buffer (netlink_sendmsg refuses a datagram larger than sk_sndbuf - 32 with EMSGSIZE).
+  static constexpr size_t kMaxBytes = 64 * 1024;
+
+  // True when a verdict carrying `packet_len` bytes would take a non-empty batch past kMaxBytes.
+  bool WouldOverflow(size_t packet_len) const;
+  // Appends BuildVerdict(...)'s message; on an error nothing is appended.
+  BuildError Append(uint32_t seq, uint16_t queue_num, uint32_t packet_id, QueueVerdict verdict,
+                    std::span<const uint8_t> new_packet, bool attach_conntrack);
+  std::span<const uint8_t> bytes() const { return {buffer_.data(), used_}; }
+  size_t count() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  void Clear();
+
+ private:
+  std::vector<uint8_t> buffer_;  // capacity kept between batches
+  size_t used_ = 0;
+  size_t count_ = 0;
+};
 
 // The conntrack the kernel attached to a queued packet (NFQA_CT, ctnetlink_glue_build).
 struct QueuedConntrack {

@@ -27,6 +27,7 @@
 
 #include "kernel/kernel_probe.h"
 #include "kernel/kernel_status.h"
+#include "kernel/netlink_ack.h"
 #include "kernel/queue_client.h"
 #include "kernel/queue_messages.h"
 #include "netlink_test_util.h"
@@ -127,6 +128,61 @@ TEST(QueueMessagesTest, VerdictGolden) {
       Hex(drop.message),
       Hex(Concat({Header(32, 1, 0x0001, 7),
                   {0x0c, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xfe}})));
+}
+
+TEST(QueueMessagesTest, VerdictBatchHoldsWholeMessagesInOrder) {
+  // What one sendto carries for a receive batch: each verdict exactly as BuildVerdict makes it,
+  // the next starting at the aligned end of the one before (netlink_rcv_skb walks them so).
+  const Bytes rewritten = {'a', 'b', 'c', 'd', 'e'};
+  VerdictBatch batch;
+  EXPECT_TRUE(batch.empty());
+  ASSERT_EQ(batch.Append(kSeq, 7, 1, QueueVerdict::kAccept, {}, false), BuildError::kNone);
+  ASSERT_EQ(batch.Append(kSeq + 1, 7, 2, QueueVerdict::kAccept, rewritten, true),
+            BuildError::kNone);
+  ASSERT_EQ(batch.Append(kSeq + 2, 7, 3, QueueVerdict::kAccept, {}, false), BuildError::kNone);
+  EXPECT_EQ(batch.count(), 3u);
+
+  Bytes want;
+  auto add = [&want](BuildResult r) {  // Buffer() is one static buffer: copy each out at once
+    ASSERT_TRUE(r.ok());
+    want.insert(want.end(), r.message.begin(), r.message.end());
+  };
+  add(BuildVerdict(Buffer(), kSeq, 7, 1, QueueVerdict::kAccept, {}, false));
+  add(BuildVerdict(Buffer(), kSeq + 1, 7, 2, QueueVerdict::kAccept, rewritten, true));
+  add(BuildVerdict(Buffer(), kSeq + 2, 7, 3, QueueVerdict::kAccept, {}, false));
+  EXPECT_EQ(Hex(batch.bytes()), Hex(want));
+  std::vector<uint32_t> ids;
+  EXPECT_EQ(ForEachMessage(batch.bytes(),
+                           [&](std::span<const uint8_t> message) {
+                             nfqnl_msg_verdict_hdr hdr{};
+                             std::memcpy(&hdr, message.data() + 16 + 4 + 4, sizeof hdr);
+                             ids.push_back(ntohl(hdr.id));
+                           }),
+            DecodeError::kNone);
+  EXPECT_EQ(ids, (std::vector<uint32_t>{1, 2, 3}));
+
+  batch.Clear();
+  EXPECT_TRUE(batch.empty());
+  EXPECT_TRUE(batch.bytes().empty());
+}
+
+TEST(QueueMessagesTest, VerdictBatchSaysWhenItIsFullAndKeepsBadVerdictsOut) {
+  VerdictBatch batch;
+  const std::vector<uint8_t> packet(1500, 0x45);
+  EXPECT_FALSE(batch.WouldOverflow(60000));  // an empty batch takes any single verdict
+  size_t appended = 0;
+  while (!batch.WouldOverflow(packet.size())) {
+    ASSERT_EQ(
+        batch.Append(kSeq, 0, static_cast<uint32_t>(appended), QueueVerdict::kAccept, packet, true),
+        BuildError::kNone);
+    ++appended;
+  }
+  EXPECT_EQ(appended, VerdictBatch::kMaxBytes / VerdictMessageSize(packet.size()));
+  EXPECT_LE(batch.bytes().size(), VerdictBatch::kMaxBytes);
+  const std::vector<uint8_t> jumbo(65532);  // cannot be encoded: nothing appended
+  EXPECT_EQ(batch.Append(kSeq, 0, 99, QueueVerdict::kAccept, jumbo, false), BuildError::kBadInput);
+  EXPECT_EQ(batch.count(), appended);
+  EXPECT_EQ(batch.bytes().size(), appended * VerdictMessageSize(packet.size()));
 }
 
 TEST(QueueMessagesTest, VerdictSizesAndLimits) {
