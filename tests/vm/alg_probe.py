@@ -742,8 +742,21 @@ class LossAtServer:
 
     def __enter__(self):
         self._nft("table ip probe_loss {\n chain input {\n  type filter hook input priority -300;"
-                  "\n  tcp dport 21 ip length > 40 drop\n }\n}\n")
+                  "\n  tcp dport 21 ip length > 40 counter drop\n }\n}\n")
         return self
+
+    def wait_dropped(self, segments, timeout=10.0):
+        """Until SEGMENTS data segments were dropped (a slow gateway may still hold them: the
+        rule must not go before they are lost)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            out = subprocess.run(["ip", "netns", "exec", self.ns, "nft", "list", "table", "ip",
+                                  "probe_loss"], capture_output=True, text=True, timeout=10).stdout
+            m = re.search(r"counter packets (\d+)", out)
+            if m and int(m.group(1)) >= segments:
+                return True
+            time.sleep(0.1)
+        return False
 
     def __exit__(self, *exc):
         self._nft("delete table ip probe_loss\n")
@@ -860,9 +873,9 @@ def case_retransmit_identical(ctx, variant):      # 10a: the PORT again, after i
 def case_retransmit_coalesced(ctx, variant):      # 10b: lost after the gateway, resent + NOOP
     def recipe(s, port):
         at = s.off
-        with LossAtServer():
+        with LossAtServer() as loss:
             s.segment(port_cmd(port))
-            time.sleep(0.3)
+            loss.wait_dropped(1)
         s.segment(port_cmd(port) + "NOOP\r\n", at=at)
         s.off += len("NOOP\r\n")
         s.lines_sent.append("NOOP")
@@ -872,10 +885,10 @@ def case_retransmit_coalesced(ctx, variant):      # 10b: lost after the gateway,
 def case_retransmit_collapsed(ctx, variant):      # 10c: TYPE + PORT lost, resent as one segment
     def recipe(s, port):
         at = s.off
-        with LossAtServer():
+        with LossAtServer() as loss:
             s.segment("TYPE I\r\n")
             s.segment(port_cmd(port))
-            time.sleep(0.3)
+            loss.wait_dropped(2)
         s.segment("TYPE I\r\n" + port_cmd(port), at=at)
         s.wait_replies(len(s.lines_sent) + 1)
         s.command("NOOP\r\n")
