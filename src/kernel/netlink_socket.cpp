@@ -6,6 +6,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <utility>
 
@@ -120,6 +122,37 @@ int NetlinkSocket::Receive(std::span<uint8_t> buffer, bool wait, size_t* receive
     *received = static_cast<size_t>(n);
     return 0;
   }
+}
+
+int NetlinkSocket::ReceiveMany(std::span<const std::span<uint8_t>> buffers, bool wait,
+                               std::span<size_t> sizes, size_t* count) {
+  *count = 0;
+  if (socket_ == nullptr) return EBADF;
+  const size_t slots = std::min({buffers.size(), sizes.size(), kMaxReceiveMany});
+  if (slots == 0) return 0;
+  std::array<mmsghdr, kMaxReceiveMany> messages{};
+  std::array<iovec, kMaxReceiveMany> vectors{};
+  std::array<sockaddr_nl, kMaxReceiveMany> senders{};
+  for (size_t i = 0; i < slots; ++i) {
+    vectors[i] = iovec{buffers[i].data(), buffers[i].size()};
+    messages[i].msg_hdr.msg_name = &senders[i];
+    messages[i].msg_hdr.msg_namelen = sizeof(sockaddr_nl);
+    messages[i].msg_hdr.msg_iov = &vectors[i];
+    messages[i].msg_hdr.msg_iovlen = 1;
+  }
+  int received = 0;
+  do {
+    received = recvmmsg(fd(), messages.data(), static_cast<unsigned>(slots),
+                        wait ? MSG_WAITFORONE : MSG_DONTWAIT, nullptr);
+  } while (received < 0 && errno == EINTR);
+  if (received < 0) return errno;
+  for (size_t i = 0; i < static_cast<size_t>(received); ++i) {
+    const bool whole = (messages[i].msg_hdr.msg_flags & MSG_TRUNC) == 0;
+    const bool from_kernel = senders[i].nl_pid == 0;
+    sizes[i] = whole && from_kernel ? messages[i].msg_len : 0;
+  }
+  *count = static_cast<size_t>(received);
+  return 0;
 }
 
 NetlinkSocket::Answer NetlinkSocket::Request(

@@ -50,6 +50,13 @@ class NetlinkSocket {
   // datagram did not fit). Datagrams from user space (any sender port id but the kernel's 0) are
   // dropped unread: another process could otherwise feed the daemon forged packets.
   int Receive(std::span<uint8_t> buffer, bool wait, size_t* received);
+  // Receives up to buffers.size() datagrams (at most kMaxReceiveMany) in one system call
+  // (recvmmsg): waits for the first when `wait`, takes the rest only if already there. For
+  // i < *count, sizes[i] is the length of the datagram in buffers[i], or 0 for one left out: sent
+  // from user space (as in Receive) or cut short by its buffer. 0 or errno as Receive.
+  static constexpr size_t kMaxReceiveMany = 64;
+  int ReceiveMany(std::span<const std::span<uint8_t>> buffers, bool wait, std::span<size_t> sizes,
+                  size_t* count);
 
   struct Answer {
     int error = 0;            // errno from the kernel or from the socket; 0 = acknowledged

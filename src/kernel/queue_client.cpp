@@ -34,7 +34,12 @@ KernelStatus QueueClient::Open(const QueueOptions& options) {
   // Errors answering verdicts then echo only the header, not the whole rewritten packet.
   socket_.SetNetlinkOption(NETLINK_CAP_ACK, 1);
   socket_.SetReceiveBufferSize(options.receive_buffer_bytes);
-  receive_buffer_.assign(std::min<uint32_t>(options.copy_range, 0xffff) + kReceiveOverhead, 0);
+  const size_t datagram_size = std::min<uint32_t>(options.copy_range, 0xffff) + kReceiveOverhead;
+  receive_buffer_.assign(datagram_size, 0);
+  slot_storage_ = std::make_unique_for_overwrite<uint8_t[]>(datagram_size * kReceiveSlots);
+  for (size_t i = 0; i < kReceiveSlots; ++i) {
+    slots_[i] = std::span<uint8_t>(slot_storage_.get() + i * datagram_size, datagram_size);
+  }
   send_buffer_.assign(VerdictMessageSize(0xffff), 0);
 
   uint32_t mask = NFQA_CFG_F_CONNTRACK | NFQA_CFG_F_FAIL_OPEN;
@@ -165,14 +170,20 @@ KernelStatus QueueClient::ReceiveBatch(size_t max_datagrams, const PacketHandler
   pending.swap(pending_);
   for (const auto& datagram : pending) HandleDatagram(datagram, on_packet);
   bool first = pending.empty();
-  for (size_t i = 0; i < max_datagrams; ++i) {
-    size_t received = 0;
-    int error = socket_.Receive(receive_buffer_, wait && first, &received);
+  size_t taken = 0;
+  while (taken < max_datagrams) {
+    // One recvmmsg for up to kReceiveSlots datagrams: one packet each (the queue sends every
+    // packet on its own), so per packet this was a system call of its own.
+    const size_t want = std::min(max_datagrams - taken, kReceiveSlots);
+    size_t count = 0;
+    int error =
+        socket_.ReceiveMany(std::span(slots_).first(want), wait && first, slot_sizes_, &count);
     first = false;
     if (error == EAGAIN) break;
     if (error == ENOBUFS) {
       // The kernel could not queue packets to us; with fail-open it let them through.
       ++stats_.overruns;
+      ++taken;
       continue;
     }
     if (error != 0) {
@@ -180,7 +191,15 @@ KernelStatus QueueClient::ReceiveBatch(size_t max_datagrams, const PacketHandler
                                             std::to_string(options_.queue_num) + ": " +
                                             ErrnoText(error));
     }
-    HandleDatagram(std::span<const uint8_t>(receive_buffer_.data(), received), on_packet);
+    for (size_t i = 0; i < count; ++i) {
+      if (slot_sizes_[i] == 0) {
+        ++stats_.undecodable;  // cut short, or not from the kernel: nothing to answer
+        continue;
+      }
+      HandleDatagram(slots_[i].first(slot_sizes_[i]), on_packet);
+    }
+    taken += count;
+    if (count < want) break;  // nothing more was ready
   }
   return KernelStatus::Ok();
 }

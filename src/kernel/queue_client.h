@@ -2,8 +2,10 @@
 // batches of queued packets, and sends verdicts that may carry a rewritten packet.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -88,7 +90,13 @@ class QueueClient {
   QueueOptions options_;
   bool conntrack_enabled_ = false;
   QueueStats stats_;
-  std::vector<uint8_t> receive_buffer_;
+  std::vector<uint8_t> receive_buffer_;  // answers while opening
+  // ReceiveBatch reads up to kReceiveSlots datagrams per recvmmsg. The storage is left
+  // uninitialised, so a slot's pages become resident only when a large packet fills them.
+  static constexpr size_t kReceiveSlots = 16;
+  std::unique_ptr<uint8_t[]> slot_storage_;
+  std::array<std::span<uint8_t>, kReceiveSlots> slots_{};
+  std::array<size_t, kReceiveSlots> slot_sizes_{};
   std::vector<uint8_t> send_buffer_;  // configuration messages
   VerdictBatch verdicts_;
   // Datagrams with packets that arrived while Open() waited for the kernel's ack.
