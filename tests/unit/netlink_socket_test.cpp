@@ -1,5 +1,7 @@
 // NetlinkSocket::ReceiveMany against the running kernel: several datagrams in one recvmmsg, the
 // sender check (a datagram from user space is left out, as Receive drops it), nothing ready.
+#include "kernel/netlink_socket.h"
+
 #include <gtest/gtest.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
@@ -10,8 +12,6 @@
 #include <cstring>
 #include <span>
 #include <vector>
-
-#include "kernel/netlink_socket.h"
 
 namespace ftpalg::kernel {
 namespace {
