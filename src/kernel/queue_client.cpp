@@ -34,7 +34,9 @@ KernelStatus QueueClient::Open(const QueueOptions& options) {
   // Errors answering verdicts then echo only the header, not the whole rewritten packet.
   socket_.SetNetlinkOption(NETLINK_CAP_ACK, 1);
   socket_.SetReceiveBufferSize(options.receive_buffer_bytes);
-  const size_t datagram_size = std::min<uint32_t>(options.copy_range, 0xffff) + kReceiveOverhead;
+  // Each slot starts on an 8-byte boundary: netlink messages are read in place (NLMSG_ALIGNTO).
+  const size_t datagram_size =
+      (std::min<uint32_t>(options.copy_range, 0xffff) + kReceiveOverhead + 7) & ~size_t{7};
   receive_buffer_.assign(datagram_size, 0);
   slot_storage_ = std::make_unique_for_overwrite<uint8_t[]>(datagram_size * kReceiveSlots);
   for (size_t i = 0; i < kReceiveSlots; ++i) {

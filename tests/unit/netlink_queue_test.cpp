@@ -516,5 +516,81 @@ TEST(QueueClientLiveTest, RealPacketRoundTripInPrivateNamespace) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// A burst: 40 datagrams queued before the client reads; one ReceiveBatch must take every one of
+// them whole (several per recvmmsg), and their verdicts in one datagram must let all through.
+std::string QueueBurst() {
+  if (unshare(CLONE_NEWNET) != 0) return std::string("unshare: ") + std::strerror(errno);
+  if (std::system("ip link set lo up && iptables -A OUTPUT -o lo -p udp --dport 9 "
+                  "-j NFQUEUE --queue-num 65002 2>&1") != 0) {
+    return "iptables failed";
+  }
+  QueueOptions options;
+  options.queue_num = 65002;
+  options.require_conntrack = false;
+  QueueClient queue;
+  KernelStatus status = queue.Open(options);
+  if (!status.ok()) return status.message;
+  int receiver = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(9);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(receiver, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return "bind";
+  int sender = socket(AF_INET, SOCK_DGRAM, 0);
+  constexpr int kBurst = 40;
+  for (int i = 0; i < kBurst; ++i) {
+    const std::string text = "packet " + std::to_string(i);
+    if (sendto(sender, text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&addr),
+               sizeof(addr)) != static_cast<ssize_t>(text.size())) {
+      return "sendto";
+    }
+  }
+  pollfd pfd{queue.fd(), POLLIN, 0};
+  if (poll(&pfd, 1, 2000) != 1) return "no packet queued";
+  int packets = 0;
+  status = queue.ReceiveBatch(
+      64,
+      [&](const QueuedPacket& p, DecodeError error) {
+        if (error != DecodeError::kNone || !p.has_id) return;
+        ++packets;
+        queue.DeferVerdict(p.packet_id, QueueVerdict::kAccept);
+      },
+      /*wait=*/false);
+  if (!status.ok()) return status.message;
+  if (KernelStatus sent = queue.FlushVerdicts(); !sent.ok()) return sent.message;
+  if (packets != kBurst) {
+    return "read " + std::to_string(packets) + " of the burst (" +
+           std::to_string(queue.stats().undecodable) + " undecodable)";
+  }
+  if (queue.stats().undecodable != 0) {
+    return std::to_string(queue.stats().undecodable) + " undecodable";
+  }
+  if (queue.stats().verdict_datagrams != 1) return "verdicts not in one datagram";
+  int delivered = 0;
+  pollfd rfd{receiver, POLLIN, 0};
+  while (delivered < kBurst && poll(&rfd, 1, 2000) == 1) {
+    char got[64];
+    while (recv(receiver, got, sizeof(got), 0) > 0) ++delivered;
+  }
+  if (delivered != kBurst) return "delivered " + std::to_string(delivered);
+  if (queue.stats().verdict_errors != 0) return "verdict refused";
+  return "";
+}
+
+TEST(QueueClientLiveTest, BurstIsReadWholeAndLetThroughInOrder) {
+  if (!HasNetAdmin()) GTEST_SKIP() << "needs CAP_NET_ADMIN";
+  if (std::system("command -v iptables >/dev/null && command -v ip >/dev/null") != 0) {
+    GTEST_SKIP() << "needs iptables and ip";
+  }
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        std::string error = QueueBurst();
+        if (!error.empty()) std::fprintf(stderr, "%s\n", error.c_str());
+        _exit(error.empty() ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 }  // namespace
 }  // namespace ftpalg::kernel
