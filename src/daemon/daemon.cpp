@@ -65,7 +65,8 @@ class Daemon::Impl {
  private:
   bool Start();
   void Stop();
-  void OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeError error);
+  // `now`: when its receive batch was read (one clock reading per batch).
+  void OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeError error, Timestamp now);
   void Reload();
   std::string Metrics() const;
   void LogEvents(const std::vector<Event>& events) {
@@ -84,7 +85,6 @@ class Daemon::Impl {
   MetricsServer metrics_;
   kernel::HelperRegistration registration_;
   ReleaseGuard guard_;
-  Timestamp batch_time_ = 0;  // when the current receive batch was read (engine time)
   int signal_fd_ = -1;
   uint64_t packets_without_conntrack_ = 0;
   uint64_t packets_truncated_ = 0;
@@ -190,7 +190,8 @@ void Daemon::Impl::Stop() {
   log_.Info("stopped");
 }
 
-void Daemon::Impl::OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeError error) {
+void Daemon::Impl::OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeError error,
+                            Timestamp now) {
   if (!packet.has_id) return;
   auto accept_unchanged = [&] {
     queue_.DeferVerdict(packet.packet_id, kernel::QueueVerdict::kAccept);
@@ -208,7 +209,7 @@ void Daemon::Impl::OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeEr
   }
   PacketInput input;
   input.packet = packet.payload;
-  input.time = batch_time_;
+  input.time = now;
   input.control = packet.conntrack->connection;
   input.direction = *direction;
   installer_.set_zone(packet.conntrack->zone);
@@ -295,10 +296,11 @@ int Daemon::Impl::Run() {
     if (ready > 0 && (fds[0].revents & POLLIN)) {
       // One clock reading and one sendto for the verdicts of a whole receive batch: per packet
       // they were most of the daemon's CPU time (perf, bench/README.md).
-      batch_time_ = Now();
+      const Timestamp batch_time = Now();
       auto status = queue_.ReceiveBatch(
-          64, [this](const kernel::QueuedPacket& packet, kernel::DecodeError error) {
-            OnPacket(packet, error);
+          64,
+          [this, batch_time](const kernel::QueuedPacket& packet, kernel::DecodeError error) {
+            OnPacket(packet, error, batch_time);
           },
           /*wait=*/false);
       if (!status.ok()) log_.Warning("queue: " + status.message);

@@ -37,7 +37,6 @@ KernelStatus QueueClient::Open(const QueueOptions& options) {
   // Each slot starts on an 8-byte boundary: netlink messages are read in place (NLMSG_ALIGNTO).
   const size_t datagram_size =
       (std::min<uint32_t>(options.copy_range, 0xffff) + kReceiveOverhead + 7) & ~size_t{7};
-  receive_buffer_.assign(datagram_size, 0);
   slot_storage_ = std::make_unique_for_overwrite<uint8_t[]>(datagram_size * kReceiveSlots);
   for (size_t i = 0; i < kReceiveSlots; ++i) {
     slots_[i] = std::span<uint8_t>(slot_storage_.get() + i * datagram_size, datagram_size);
@@ -80,7 +79,7 @@ KernelStatus QueueClient::Configure(const std::string& what, const BuildResult& 
   // skipped packet would wait for a verdict until the queue is unbound).
   while (true) {
     size_t received = 0;
-    int error = socket_.Receive(receive_buffer_, true, &received);
+    int error = socket_.Receive(slots_[0], true, &received);
     if (error == EAGAIN) {
       return KernelStatus::Error(ETIMEDOUT, what + ": no answer from the kernel");
     }
@@ -89,7 +88,7 @@ KernelStatus QueueClient::Configure(const std::string& what, const BuildResult& 
       continue;
     }
     if (error != 0) return KernelStatus::Error(error, what + ": " + ErrnoText(error));
-    std::span<const uint8_t> datagram(receive_buffer_.data(), received);
+    std::span<const uint8_t> datagram(slots_[0].data(), received);
     bool has_packets = false;
     ForEachMessage(datagram, [&](std::span<const uint8_t> message) {
       if (MessageType(message) == kPacketType) has_packets = true;

@@ -90,9 +90,9 @@ class QueueClient {
   QueueOptions options_;
   bool conntrack_enabled_ = false;
   QueueStats stats_;
-  std::vector<uint8_t> receive_buffer_;  // answers while opening
-  // ReceiveBatch reads up to kReceiveSlots datagrams per recvmmsg. The storage is left
-  // uninitialised, so a slot's pages become resident only when a large packet fills them.
+  // ReceiveBatch reads up to kReceiveSlots datagrams per recvmmsg (Open reads its answers into
+  // the first). The storage is left uninitialised, so a slot's pages become resident only when a
+  // large packet fills them.
   static constexpr size_t kReceiveSlots = 16;
   std::unique_ptr<uint8_t[]> slot_storage_;
   std::array<std::span<uint8_t>, kReceiveSlots> slots_{};
