@@ -422,28 +422,69 @@ uint16_t Checksum(const uint8_t* data, size_t len) {
   return static_cast<uint16_t>(~sum);
 }
 
-// In a private network namespace: queue UDP to 127.0.0.1:9 with iptables, send "hello", read the
-// queued packet, and answer with a longer rewritten one. The receiver must get the rewrite.
-std::string QueueRoundTrip() {
-  if (unshare(CLONE_NEWNET) != 0) return std::string("unshare: ") + std::strerror(errno);
-  if (std::system("ip link set lo up && iptables -A OUTPUT -o lo -p udp --dport 9 "
-                  "-j NFQUEUE --queue-num 65001 2>&1") != 0) {
-    return "iptables failed";
-  }
-  QueueOptions options;
-  options.queue_num = 65001;
-  options.require_conntrack = false;
+// In a private network namespace (call it in a forked child): UDP to 127.0.0.1:9 queued with
+// iptables to `queue_num`, the queue open, a receiver bound there (socket type flags
+// `receiver_flags`) and a sender. Returns what failed, empty when all is ready.
+struct LoopbackQueue {
   QueueClient queue;
-  KernelStatus status = queue.Open(options);
-  if (!status.ok()) return status.message;
-
-  int receiver = socket(AF_INET, SOCK_DGRAM, 0);
+  int receiver = -1;
+  int sender = -1;
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(9);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(receiver, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return "bind";
-  int sender = socket(AF_INET, SOCK_DGRAM, 0);
+};
+std::string OpenLoopbackQueue(uint16_t queue_num, int receiver_flags, LoopbackQueue* lo) {
+  if (unshare(CLONE_NEWNET) != 0) return std::string("unshare: ") + std::strerror(errno);
+  const std::string rule =
+      "ip link set lo up && iptables -A OUTPUT -o lo -p udp --dport 9 "
+      "-j NFQUEUE --queue-num " +
+      std::to_string(queue_num) + " 2>&1";
+  if (std::system(rule.c_str()) != 0) return "iptables failed";
+  QueueOptions options;
+  options.queue_num = queue_num;
+  options.require_conntrack = false;
+  KernelStatus status = lo->queue.Open(options);
+  if (!status.ok()) return status.message;
+  lo->receiver = socket(AF_INET, SOCK_DGRAM | receiver_flags, 0);
+  lo->addr.sin_family = AF_INET;
+  lo->addr.sin_port = htons(9);
+  lo->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(lo->receiver, reinterpret_cast<sockaddr*>(&lo->addr), sizeof(lo->addr)) != 0) {
+    return "bind";
+  }
+  lo->sender = socket(AF_INET, SOCK_DGRAM, 0);
+  return "";
+}
+
+// Runs SCENARIO in a forked child (it changes the child's network namespace); it passes when
+// SCENARIO returns no error.
+class QueueNamespaceLiveTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HasNetAdmin()) GTEST_SKIP() << "needs CAP_NET_ADMIN";
+    if (std::system("command -v iptables >/dev/null && command -v ip >/dev/null") != 0) {
+      GTEST_SKIP() << "needs iptables and ip";
+    }
+  }
+  static void ExpectScenarioPasses(std::string (*scenario)()) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+          std::string error = scenario();
+          if (!error.empty()) std::fprintf(stderr, "%s\n", error.c_str());
+          _exit(error.empty() ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+  }
+};
+
+// Queue UDP to 127.0.0.1:9, send "hello", read the queued packet, and answer with a longer
+// rewritten one. The receiver must get the rewrite.
+std::string QueueRoundTrip() {
+  LoopbackQueue lo;
+  if (std::string error = OpenLoopbackQueue(65001, 0, &lo); !error.empty()) return error;
+  QueueClient& queue = lo.queue;
+  const int receiver = lo.receiver, sender = lo.sender;
+  sockaddr_in addr = lo.addr;
+  KernelStatus status;
   if (sendto(sender, "hello", 5, 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 5) {
     return "sendto";
   }
@@ -501,42 +542,21 @@ std::string QueueRoundTrip() {
   return "";
 }
 
-TEST(QueueClientLiveTest, RealPacketRoundTripInPrivateNamespace) {
-  if (!HasNetAdmin()) GTEST_SKIP() << "needs CAP_NET_ADMIN";
-  if (std::system("command -v iptables >/dev/null && command -v ip >/dev/null") != 0) {
-    GTEST_SKIP() << "needs iptables and ip";
-  }
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(
-      {
-        std::string error = QueueRoundTrip();
-        if (!error.empty()) std::fprintf(stderr, "%s\n", error.c_str());
-        _exit(error.empty() ? 0 : 1);
-      },
-      ::testing::ExitedWithCode(0), "");
+TEST_F(QueueNamespaceLiveTest, RealPacketRoundTripInPrivateNamespace) {
+  ExpectScenarioPasses(QueueRoundTrip);
 }
 
 // A burst: 40 datagrams queued before the client reads; one ReceiveBatch must take every one of
 // them whole (several per recvmmsg), and their verdicts in one datagram must let all through.
 std::string QueueBurst() {
-  if (unshare(CLONE_NEWNET) != 0) return std::string("unshare: ") + std::strerror(errno);
-  if (std::system("ip link set lo up && iptables -A OUTPUT -o lo -p udp --dport 9 "
-                  "-j NFQUEUE --queue-num 65002 2>&1") != 0) {
-    return "iptables failed";
+  LoopbackQueue lo;
+  if (std::string error = OpenLoopbackQueue(65002, SOCK_NONBLOCK, &lo); !error.empty()) {
+    return error;
   }
-  QueueOptions options;
-  options.queue_num = 65002;
-  options.require_conntrack = false;
-  QueueClient queue;
-  KernelStatus status = queue.Open(options);
-  if (!status.ok()) return status.message;
-  int receiver = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(9);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(receiver, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return "bind";
-  int sender = socket(AF_INET, SOCK_DGRAM, 0);
+  QueueClient& queue = lo.queue;
+  const int receiver = lo.receiver, sender = lo.sender;
+  sockaddr_in addr = lo.addr;
+  KernelStatus status;
   constexpr int kBurst = 40;
   for (int i = 0; i < kBurst; ++i) {
     const std::string text = "packet " + std::to_string(i);
@@ -577,19 +597,8 @@ std::string QueueBurst() {
   return "";
 }
 
-TEST(QueueClientLiveTest, BurstIsReadWholeAndLetThroughInOrder) {
-  if (!HasNetAdmin()) GTEST_SKIP() << "needs CAP_NET_ADMIN";
-  if (std::system("command -v iptables >/dev/null && command -v ip >/dev/null") != 0) {
-    GTEST_SKIP() << "needs iptables and ip";
-  }
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(
-      {
-        std::string error = QueueBurst();
-        if (!error.empty()) std::fprintf(stderr, "%s\n", error.c_str());
-        _exit(error.empty() ? 0 : 1);
-      },
-      ::testing::ExitedWithCode(0), "");
+TEST_F(QueueNamespaceLiveTest, BurstIsReadWholeAndLetThroughInOrder) {
+  ExpectScenarioPasses(QueueBurst);
 }
 
 }  // namespace
