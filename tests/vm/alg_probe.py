@@ -333,19 +333,29 @@ def r229(port):
     return f"229 Entering Extended Passive Mode (|||{port}|)"
 
 
-def verdict(lsock, attempts):
-    """attempts: [(ns, addr, port)]; connects until the listener accepts one."""
+def verdict(lsock, ns, announced, fallback):
+    """Connects from NS to ANNOUNCED (the endpoint as it arrived, rewritten or not; None when
+    nothing was announced), then to FALLBACK (addr, port), until the listener accepts one."""
     notes = []
     seen = set()
-    for ns, addr, port in attempts:
-        if (ns, addr, port) in seen:
+    for addr, port in ([announced] if announced else []) + [fallback]:
+        if (addr, port) in seen:
             continue
-        seen.add((ns, addr, port))
+        seen.add((addr, port))
         r = try_connect(ns, addr, port)
         notes.append(f"{ns}->{addr}:{port}={r}")
         if r == "connected" and accepted(lsock, 2.0):
             return "OPEN", notes
     return "CLOSED", notes
+
+
+def reply_endpoint(text, pattern, dst):
+    """The endpoint the last 227 (PATTERN R227_RE) or 229 (R229_RE: a port only, on DST, the
+    address the client connected to) in TEXT announces; None when there is none."""
+    if pattern == R229_RE:
+        ports = re.findall(R229_RE, text)
+        return (dst, int(ports[-1])) if ports else None
+    return endpoint_in(text, pattern)
 
 
 def daemon_rss_kib():
@@ -402,8 +412,7 @@ def after_active(ctx, client, server, follow):
     try:
         if not client.steps(follow + [(port_cmd(port), True)]):
             return "STALLED", f"follow-up PORT {port}: no reply"
-        got = server.announced()
-        v, notes = verdict(lsock, ([("srv", *got)] if got else []) + [("srv", PUBLIC, port)])
+        v, notes = verdict(lsock, "srv", server.announced(), (PUBLIC, port))
         return v, f"follow-up PORT {port}: {' '.join(notes)}"
     finally:
         lsock.close()
@@ -424,8 +433,7 @@ def active_probe(ctx, hostile_steps, legit_steps, variant, *, replies=None, gree
         steps = (hostile_steps if variant == "hostile" else legit_steps)(port)
         client.steps(steps)
         forced, note = check(ctx, port) if check and variant == "hostile" else (None, "")
-        got = ctx.srv.announced()
-        v, notes = verdict(lsock, ([("srv", *got)] if got else []) + [("srv", PUBLIC, port)])
+        v, notes = verdict(lsock, "srv", ctx.srv.announced(), (PUBLIC, port))
         v = forced or v
         lsock.close()
         detail = (f"server got {ctx.srv.port_lines()}{'; ' + note if note else ''}"
@@ -465,11 +473,7 @@ def passive_probe(ctx, hostile_reply, variant, *, topo="masq", cmd="PASV", hosti
         client.steps(LOGIN + [(f"{sent_cmd}\r\n", True)])
         client.drain()
         seen = client.transcript.split("230 logged in", 1)[-1]
-        got = endpoint_in(seen, pattern) if pattern != R229_RE else None
-        m229 = re.findall(R229_RE, seen)
-        if m229:
-            got = (dst, int(m229[-1]))
-        v, notes = verdict(lsock, ([(cli_ns, *got)] if got else []) + [(cli_ns, dst, port)])
+        v, notes = verdict(lsock, cli_ns, reply_endpoint(seen, pattern, dst), (dst, port))
         lsock.close()
         detail = f"client got {seen.strip()!r}; {' '.join(notes)}"
         after = "-"
@@ -479,9 +483,8 @@ def passive_probe(ctx, hostile_reply, variant, *, topo="masq", cmd="PASV", hosti
             else:
                 lsock = listener(srv_ns, srv_addr, follow_port)
                 text = client.reply() if client.send("PASV\r\n") else ""
-                got = endpoint_in(text, R227_RE)
-                after, notes = verdict(lsock, ([(cli_ns, *got)] if got else []) +
-                                       [(cli_ns, dst, follow_port)])
+                after, notes = verdict(lsock, cli_ns, endpoint_in(text, R227_RE),
+                                       (dst, follow_port))
                 after = "STALLED" if not text else after
                 detail += f"; follow-up PASV {text!r}: {' '.join(notes)}"
         return v, after, detail
@@ -827,9 +830,9 @@ def raw_probe(ctx, variant, recipe, *, check_port=None):
         time.sleep(0.3)
         got_lines, want_lines = normalized(ctx.srv.received), normalized(s.lines_sent)
         acks_ok = max(client.acks_seen) <= client.sent
-        got = ctx.srv.announced()
-        v, notes = verdict(lsock, ([("srv", *got)] if got and target == port else []) +
-                           [("srv", PUBLIC, target)])
+        # 10d listens on another port than the one announced: only the public one is tried.
+        v, notes = verdict(lsock, "srv", ctx.srv.announced() if target == port else None,
+                           (PUBLIC, target))
         lsock.close()
         # In a segment the server's stack took (even as old data), or in a line it read whole
         # (an address split over two segments is in neither segment alone).
@@ -850,9 +853,7 @@ def raw_probe(ctx, variant, recipe, *, check_port=None):
                 after = "STALLED"
             else:
                 time.sleep(0.3)
-                got = ctx.srv.announced()
-                after, notes = verdict(lsock, ([("srv", *got)] if got else []) +
-                                       [("srv", PUBLIC, follow)])
+                after, notes = verdict(lsock, "srv", ctx.srv.announced(), (PUBLIC, follow))
                 detail += f"; follow-up PORT {follow}: {' '.join(notes)}"
         return v, after, detail
     finally:

@@ -63,9 +63,4 @@ for m in "${mode_list[@]}"; do
 done
 conntrack -L expect >"$RES/cases/expect-at-end.txt" 2>&1
 
-SUMMARY="SUMMARY attacks ($MODES): $NPASS pass, $NFAIL fail, $NSKIP skip in $(secs_since "$T_START")s"
-echo "$SUMMARY"
-echo "$SUMMARY" >>"$RES/results.txt"
-[ $NFAIL -gt 0 ] && exit 1
-[ $NPASS -eq 0 ] && exit 4
-exit 0
+summarize_and_exit "attacks ($MODES)"

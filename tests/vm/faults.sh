@@ -307,9 +307,4 @@ case_many_sessions
 
 curl -sS --max-time 5 "$METRICS_URL" >"$RES/ftp-algd-metrics.txt" 2>&1
 algd_stop
-SUMMARY="SUMMARY faults: $NPASS pass, $NFAIL fail, $NSKIP skip in $(secs_since "$T_START")s"
-echo "$SUMMARY"
-echo "$SUMMARY" >>"$RES/results.txt"
-[ $NFAIL -gt 0 ] && exit 1
-[ $NPASS -eq 0 ] && exit 4
-exit 0
+summarize_and_exit "faults"

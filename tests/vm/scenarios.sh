@@ -97,6 +97,17 @@ result() {  # NAME VERDICT DETAIL
   case "$2" in PASS) NPASS=$((NPASS + 1)) ;; FAIL) NFAIL=$((NFAIL + 1)) ;; *) NSKIP=$((NSKIP + 1)) ;; esac
 }
 
+# The --job scripts' ending (faults.sh, attacks.sh): the SUMMARY line, then exit 1 when a case
+# failed, 4 (skip) when none passed, else 0.
+summarize_and_exit() {  # LABEL
+  local summary="SUMMARY $1: $NPASS pass, $NFAIL fail, $NSKIP skip in $(secs_since "$T_START")s"
+  echo "$summary"
+  echo "$summary" >>"$RES/results.txt"
+  [ $NFAIL -gt 0 ] && exit 1
+  [ $NPASS -eq 0 ] && exit 4
+  exit 0
+}
+
 # wait_for TIMEOUT_S COMMAND...: polls every 0.2 s.
 wait_for() {
   local start n
