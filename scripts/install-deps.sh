@@ -10,6 +10,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   # captures, test hosts, real FTP peers
   tshark tcpdump python3 python3-pyftpdlib curl lftp iproute2 iptables nftables conntrack nfct
+  # the interop matrix (tests/vm/interop.sh): more real FTP clients (the servers conflict with
+  # each other as packages: tests/vm/fetch-ftp-servers.sh unpacks them instead)
+  wget ncftp tnftp
   # the stock-kernel test bed
   qemu-system-x86 busybox-static kmod cpio file
   # benchmarks: the live benchmark's plot (bench/run-live.sh)
@@ -34,4 +37,14 @@ export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; the default (no) is fine.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -q
+# The FTP servers are started by the tests inside network namespaces with their own settings:
+# keep their packages' init scripts from starting them on this machine (policy-rc.d, 101 = no).
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  created_policy=1
+fi
+trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
 apt-get install -y -q --no-install-recommends "${missing[@]}"
