@@ -18,6 +18,11 @@
 #   fault-many-sessions  50 control connections with a PORT each (to a fake server that answers
 #                    200 and does not connect: 50 pending expectations), closed at once: no
 #                    expectation left and ftpalg_sessions_active back to 0 within 30 s.
+#   fault-slow-metrics  a metrics client that sends one byte every 190 ms and never ends its
+#                    request (reconnecting whenever it is cut off) for 25 s, while PORT and PASV
+#                    transfers run: they pass, each of its connections is cut within 5 s (the
+#                    server allows 1 s), and the endpoint answers afterwards (the endpoint once
+#                    ran on the packet loop).
 # Output: VM-RESULT ftp-algd:fault-<case> PASS|FAIL <detail>; logs in cases/fault-*.log.
 # Topology, firewall, servers and ALG functions come from scenarios.sh (FTPALG_SCENARIOS_LIB=1).
 set -u
@@ -281,6 +286,32 @@ case_many_sessions() {
     "expectations 0 after ${t_e:-never}s, sessions_active 0 after ${t_s:-never}s"
 }
 
+# --- e: a slow metrics client ----------------------------------------------------------------
+case_slow_metrics() {
+  local name=fault-slow-metrics t0 problems=() spid out longest value i cmd
+  begin $name || return 0
+  now_ms t0
+  "$PY" "$VMDIR/slow_client.py" 127.0.0.1 9477 25 >"$RES/cases/$name.out" 2>&1 &
+  spid=$!
+  sleep 1
+  for i in 1 2 3 4; do
+    cmd=PORT
+    [ $((i % 2)) = 0 ] && cmd=PASV
+    transfer "$name-$i" $cmd small.txt big.bin || problems+=("transfer $i ($cmd) failed while the slow client ran")
+  done
+  wait "$spid"
+  out=$(<"$RES/cases/$name.out")
+  echo "### slow client: $out" >>"$trace"
+  longest=${out##*longest-hold }
+  longest=${longest%s}
+  [[ $out == connections* ]] || problems+=("slow client: $out")
+  [[ ${longest%.*} =~ ^[0-9]+$ ]] && [ "${longest%.*}" -lt 5 ] || problems+=("a slow connection was held ${longest}s")
+  metric value sessions_active
+  [ -n "$value" ] || problems+=("metrics unreachable after the slow client")
+  kill -0 "$ALG_PID" 2>/dev/null || problems+=("daemon gone")
+  finish $name "$t0" problems "4/4 transfers with $out"
+}
+
 # --- Main ------------------------------------------------------------------------------------
 log "faults: kernel $(uname -r)"
 start_expect_listener
@@ -304,6 +335,7 @@ case_sigkill
 case_queue_flood
 case_sighup
 case_many_sessions
+case_slow_metrics
 
 curl -sS --max-time 5 "$METRICS_URL" >"$RES/ftp-algd-metrics.txt" 2>&1
 algd_stop
