@@ -13,6 +13,9 @@ PACKAGES=(
   # the interop matrix (tests/vm/interop.sh): more real FTP clients (the servers conflict with
   # each other as packages: tests/vm/fetch-ftp-servers.sh unpacks them instead)
   wget ncftp tnftp
+  # the Debian package (scripts/build-deb.sh, tests/package/check-deb.sh) and its live test
+  # (tests/vm/package.sh: systemd-analyze verify, man)
+  debhelper dpkg-dev fakeroot lintian systemd man-db
   # the stock-kernel test bed
   qemu-system-x86 busybox-static kmod cpio file
   # benchmarks: the live benchmark's plot (bench/run-live.sh)

@@ -17,15 +17,15 @@
 # helper does what its source says (docs/hostile-traffic.md, column "kernel ftp helper
 # (source)"). So a kernel "PASS" with verdict OPEN confirms a documented hole.
 # Output: VM-RESULT <mode>:attack-<case> PASS|FAIL row <row>: hostile <verdict> after=... legit ...
-# Topology, firewall and ALG setup come from scenarios.sh (sourced with FTPALG_SCENARIOS_LIB=1).
+# Topology, firewall and ALG setup come from testbed.sh.
 set -u
 VMDIR=${FTPALG_VM_DIR:-$(cd "$(dirname "$0")" && pwd)}
 MODES=${1:-kernel+ftp-algd}
 shift || true
 GLOBS=("$@")
-FTPALG_SCENARIOS_LIB=1
-# shellcheck source=scenarios.sh
-source "$VMDIR/scenarios.sh" kernel
+# shellcheck source=testbed.sh
+source "$VMDIR/testbed.sh"
+testbed_init kernel
 
 run_probes() {  # MODE: alg_probe.py decides each case (its CASES table has what each ALG must give)
   MODE=$1

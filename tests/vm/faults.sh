@@ -4,7 +4,7 @@
 #   tests/vm/run-vm.sh --build-dir build --job tests/vm/faults.sh ftp-algd ['fault-*']
 #
 # Faults of the daemon on the masquerade topology (client cli -> server srv), MODE must be
-# ftp-algd ($FTPALG_DAEMON $FTPALG_DAEMON_ARGS, as scenarios.sh). Cases:
+# ftp-algd ($FTPALG_DAEMON $FTPALG_DAEMON_ARGS, as testbed.sh). Cases:
 #   fault-sigkill    kill -9 during a rate-limited 16 MB active-mode download: the download
 #                    completes (sha256), the control connection still answers a NOOP after it
 #                    (curl -Q -NOOP) and QUIT; the daemon restarted with the same arguments takes
@@ -24,12 +24,12 @@
 #                    server allows 1 s), and the endpoint answers afterwards (the endpoint once
 #                    ran on the packet loop).
 # Output: VM-RESULT ftp-algd:fault-<case> PASS|FAIL <detail>; logs in cases/fault-*.log.
-# Topology, firewall, servers and ALG functions come from scenarios.sh (FTPALG_SCENARIOS_LIB=1).
+# Topology, firewall, servers and ALG functions come from testbed.sh.
 set -u
 VMDIR=${FTPALG_VM_DIR:-$(cd "$(dirname "$0")" && pwd)}
-FTPALG_SCENARIOS_LIB=1
-# shellcheck source=scenarios.sh
-source "$VMDIR/scenarios.sh" "${1:-ftp-algd}" "${@:2}"
+# shellcheck source=testbed.sh
+source "$VMDIR/testbed.sh"
+testbed_init "${1:-ftp-algd}" "${@:2}"
 [ "$MODE" = ftp-algd ] || { echo "faults.sh: only mode ftp-algd" >&2; exit 2; }
 
 ALOG=$RES/ftp-algd.log
@@ -82,16 +82,6 @@ transfer() {
   for f in "$@"; do
     [ "$(sha256sum <"$DL/$name/$f")" = "$(sha256sum <"$FTPROOT/$f")" ] || { echo "### sha256 of $f differs" >>"$trace"; return 1; }
   done
-}
-finish() {  # NAME T0 PROBLEMS-ARRAY-NAME NOTES...
-  local name=$1 t0=$2
-  local -n probs=$3
-  shift 3
-  if [ ${#probs[@]} -eq 0 ]; then
-    result "$name" PASS "$* $(secs_since "$t0")s"
-  else
-    result "$name" FAIL "$(IFS=';'; echo "${probs[*]}") $(secs_since "$t0")s (cases/$name.log)"
-  fi
 }
 begin() {  # NAME: selected? sets trace, flushes conntrack
   selected "$1" || return 1
@@ -314,14 +304,8 @@ case_slow_metrics() {
 
 # --- Main ------------------------------------------------------------------------------------
 log "faults: kernel $(uname -r)"
-start_expect_listener
-mkdir -p "$FTPROOT" "$DL"
-setup_topology || { log "topology setup failed"; exit 1; }
-start_servers
-fw_base || { log "firewall setup failed"; exit 1; }
-make_files
+testbed_up
 head -c $((16 * 1024 * 1024)) /dev/urandom >"$FTPROOT/huge.bin"
-wait_for 90 test -e /tmp/ftpd-srv.ready -a -e /tmp/ftpd-isrv.ready || { log "FTP servers did not start"; exit 1; }
 if [ -z "$DAEMON" ] || [ ! -x "$DAEMON" ]; then
   result faults SKIP "ftp-algd not built (${DAEMON:-FTPALG_DAEMON unset})"
   exit 4
