@@ -7,7 +7,9 @@
 # inside address, port 2121; the router DNATs that to the server's port 21 and SNATs it to its
 # own outside address with the fixed source port 16500, so both ends of the control connection
 # are translated and every address rewrite changes the line's length (the two sides' addresses
-# have different text lengths). The stall came from the kernel recording the sequence
+# have different text lengths): PORT (RFC 959 4.1.2) and EPRT (RFC 2428 2) from the client get
+# the router's outside address, the 227 reply to PASV (RFC 959 4.1.2) its inside address; EPSV
+# (RFC 2428 3) carries no address and is the control case of the passive side. The stall came from the kernel recording the sequence
 # adjustment of a verdict's NFQA_CT at a wrong offset for IPv6 (docs/NOTES.md, commit c9b48bd);
 # this job keeps it fixed.
 #
