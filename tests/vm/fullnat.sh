@@ -231,7 +231,7 @@ if ! ftp_server_start vsftpd srv "$FTPROOT" "$SERVER_RUN" 2>"$RES/vsftpd-start.e
   result vsftpd SKIP "vsftpd did not start: $(tail -n 3 "$RES/vsftpd-start.err")"
   summarize_and_exit "fullnat ($MODES)"
 fi
-log "vsftpd $(cat "$FTPALG_VM_CACHE/ftp-servers/vsftpd/.version" 2>/dev/null) up"
+log "vsftpd $(cat "${FTP_SERVERS_DIR:-${FTPALG_VM_CACHE:-}/ftp-servers}/vsftpd/.version" 2>/dev/null) up"
 fullnat_alg() {  # MODE: both rule set flavours with this ALG's helper
   local flavour c
   for flavour in nft iptables; do
