@@ -47,20 +47,11 @@ log "attacks: modes $MODES, kernel $(uname -r)"
 start_expect_listener
 setup_topology || { log "topology setup failed"; exit 1; }
 fw_base || { log "firewall setup failed"; exit 1; }
-IFS=+ read -r -a mode_list <<<"$MODES"
-for m in "${mode_list[@]}"; do
-  HELPER='' HELPER_FAMILIES='' ALG_SKIP='' ALG_PID=''
-  MODE=$m
-  case "$m" in
-    kernel) alg_setup_kernel ;;
-    ftp-algd) alg_setup_ftp_algd ;;
-    *) log "unknown mode $m"; exit 2 ;;
-  esac
-  if [ -n "$ALG_SKIP" ]; then result attacks SKIP "$ALG_SKIP"; continue; fi
-  run_probes "$m"
-  [ "$m" = ftp-algd ] && cp "$RES/ftp-algd.log" "$RES/ftp-algd-attacks.log" 2>/dev/null
-  "alg_teardown_${m//-/_}"
-done
+probe_alg() {  # MODE
+  run_probes "$1"
+  [ "$1" = ftp-algd ] && cp "$RES/ftp-algd.log" "$RES/ftp-algd-attacks.log" 2>/dev/null
+}
+for_each_alg "$MODES" attacks probe_alg
 conntrack -L expect >"$RES/cases/expect-at-end.txt" 2>&1
 
 summarize_and_exit "attacks ($MODES)"

@@ -127,6 +127,26 @@ summarize_and_exit() {  # LABEL
   exit 0
 }
 
+# The --job scripts' loop over ALGs (attacks.sh, fullnat.sh): each mode of MODES ("kernel+ftp-algd")
+# is set up (MODE, HELPER, ALG_PID, ...), CALLBACK MODE runs, the mode is torn down; a mode that
+# cannot run here (ALG_SKIP) gives one SKIP result named LABEL instead.
+for_each_alg() {  # MODES LABEL CALLBACK
+  local m mode_list
+  IFS=+ read -r -a mode_list <<<"$1"
+  for m in "${mode_list[@]}"; do
+    HELPER='' HELPER_FAMILIES='' ALG_SKIP='' ALG_PID=''
+    MODE=$m
+    case "$m" in
+      kernel) alg_setup_kernel ;;
+      ftp-algd) alg_setup_ftp_algd ;;
+      *) log "unknown mode $m"; exit 2 ;;
+    esac
+    if [ -n "$ALG_SKIP" ]; then result "$2" SKIP "$ALG_SKIP"; continue; fi
+    "$3" "$m"
+    "alg_teardown_${m//-/_}"
+  done
+}
+
 # wait_for TIMEOUT_S COMMAND...: polls every 0.2 s.
 wait_for() {
   local start n
@@ -530,8 +550,10 @@ pcap_stop() {
 # ---------------------------------------------------------------------------------------------
 # Clients
 # ---------------------------------------------------------------------------------------------
-# curl_fetch NS URLBASE CMD DIR MAXTIME TRANSFERS: TRANSFERS is "small", or "small big list".
-curl_fetch() {
+# curl_command NS URLBASE CMD DIR MAXTIME TRANSFERS: the command line of curl_fetch into CURL_CMD
+# (an `ip netns exec`, which execs curl: a background CURL_CMD's $! is curl's pid).
+# TRANSFERS is "small", or "small big list". CURL_CONNECT_TIMEOUT: default 4 s.
+curl_command() {
   local ns=$1 base=$2 cmd=$3 dir=$4 maxtime=$5 transfers=$6 opts=() args=() t
   case "$cmd" in
     PORT) opts=(-P - --disable-eprt) ;;
@@ -547,8 +569,12 @@ curl_fetch() {
     esac
   done
   # --connect-timeout also bounds the wait for an active-mode data connection.
-  in_ns "$ns" curl -v -sS --fail-early --connect-timeout 4 --max-time "$maxtime" "${opts[@]}" "${args[@]}" \
-    >>"$trace" 2>&1
+  CURL_CMD=(ip netns exec "$ns" curl -v -sS --fail-early --connect-timeout "${CURL_CONNECT_TIMEOUT:-4}"
+    --max-time "$maxtime" "${opts[@]}" "${args[@]}")
+}
+curl_fetch() {  # NS URLBASE CMD DIR MAXTIME TRANSFERS (see curl_command), trace into $trace
+  curl_command "$@"
+  "${CURL_CMD[@]}" >>"$trace" 2>&1
 }
 
 # lftp_fetch NS URLBASE CMD DIR: small, big and a listing over one control connection.
