@@ -27,8 +27,9 @@ struct ControlConnection {
   bool Translated() const { return !(reply == original.Reversed()); }
 };
 
-enum class ExpectCause : uint8_t { kPort, kEprt, k227, k229 };
-std::string_view ExpectCauseName(ExpectCause cause);  // "PORT", "EPRT", "227", "229"
+// The announcement form that caused an expectation (one row each in announcement_forms.h).
+enum class ExpectCause : uint8_t { kPort, kEprt, k227, k229, kLprt, k228 };
+std::string_view ExpectCauseName(ExpectCause cause);  // "PORT", "EPRT", "227", "229", "LPRT", "228"
 
 struct Expectation {
   Tuple master;  // the control connection's original tuple

@@ -21,6 +21,8 @@ enum class CommandVerb : uint8_t {
   kCcc,   // RFC 2228 3: clear command channel
   kRein,  // RFC 959 4.1.1
   kQuit,  // RFC 959 4.1.1
+  kLprt,  // RFC 1639 2
+  kLpsv,  // RFC 1639 2
 };
 
 struct CommandLine {

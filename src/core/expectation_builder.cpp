@@ -1,23 +1,10 @@
 #include "ftpalg/expectation_builder.h"
 
-#include "ftpalg/eprt_command.h"
-#include "ftpalg/port_command.h"
+#include "ftpalg/announcement_forms.h"
 
 namespace ftpalg {
 
-std::string_view ExpectCauseName(ExpectCause cause) {
-  switch (cause) {
-    case ExpectCause::kPort:
-      return "PORT";
-    case ExpectCause::kEprt:
-      return "EPRT";
-    case ExpectCause::k227:
-      return "227";
-    case ExpectCause::k229:
-      return "229";
-  }
-  return "?";
-}
+Direction AnnouncerDirection(ExpectCause cause) { return FormOf(cause).announcer; }
 
 IpAddress AnnouncerAddress(const ControlConnection& control, Direction announcer) {
   return announcer == Direction::kOriginal ? control.original.src.addr : control.reply.src.addr;
@@ -58,19 +45,6 @@ Expectation BuildExpectation(const ControlConnection& control, ExpectCause cause
     exp.nat_direction = Opposite(announcer);
   }
   return exp;
-}
-
-std::string AnnouncementText(ExpectCause cause, const Endpoint& endpoint, char eprt_delimiter) {
-  switch (cause) {
-    case ExpectCause::kPort:
-    case ExpectCause::k227:
-      return FormatPortArgument(endpoint);
-    case ExpectCause::kEprt:
-      return FormatEprtFields(endpoint, eprt_delimiter);
-    case ExpectCause::k229:
-      return std::to_string(endpoint.port);
-  }
-  return {};
 }
 
 }  // namespace ftpalg
