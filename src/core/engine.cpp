@@ -169,9 +169,11 @@ void Engine::Impl::Finish(PacketWork& work) {
     const SeqShift& peer = work.session.streams[Index(Opposite(work.direction))].shift;
     ShiftSequenceNumbers(work.view, stream.shift, peer, &changes);
   }
-  if (work.new_delta != 0) stream.shift.Record(work.view.seq, work.new_delta);
-  if (changes.empty()) return;
   Decision& decision = work.decision;
+  // nf_ct_seqadj: what the kernel adjusts this direction by from this segment on (none when
+  // nothing new changed length).
+  decision.seq_adjustment = stream.shift.Record(work.view.seq, work.new_delta);
+  if (changes.empty()) return;
   decision.packet = RewriteTcpPacket(work.view, changes);
   decision.modified = true;
   for (const PayloadEdit& edit : changes.edits) {
