@@ -19,8 +19,8 @@ struct AnnouncementForm {
   std::string_view name;  // "PORT", "227", ...
   // Who announces: the client in a command (kOriginal), the server in a reply (kReply).
   Direction announcer;
-  CommandVerb verb;  // the announcing command (client forms); kOther for replies
-  int reply_code;    // the announcing reply (server forms); 0 for commands
+  CommandVerb verb;     // the announcing command (client forms); kOther for replies
+  int reply_code;       // the announcing reply (server forms); 0 for commands
   CommandVerb answers;  // the command a server form must answer (PASV, EPSV, LPSV); else kOther
   // The one control connection family the form is defined for (RFC 959's forms carry IPv4 only);
   // nullopt when it names either family and the parser checks it against the connection's.

@@ -15,9 +15,8 @@ namespace ftpalg {
 
 // A client command of an announcing form (PORT, EPRT, LPRT). Returns the serial of the installed
 // expectation, 0 if none.
-uint32_t OnAnnouncingCommand(const EngineContext& context, PacketWork& work,
-                             const FramedLine& line, const CommandLine& command,
-                             const AnnouncementForm& form);
+uint32_t OnAnnouncingCommand(const EngineContext& context, PacketWork& work, const FramedLine& line,
+                             const CommandLine& command, const AnnouncementForm& form);
 
 // A final server reply of an announcing form (227, 229, 228), with the command it answers.
 void OnAnnouncingReply(const EngineContext& context, PacketWork& work, const FramedLine& line,

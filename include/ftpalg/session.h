@@ -37,8 +37,8 @@ struct PendingExpectation {
 
 struct Session {
   Session(const ControlConnection& control_connection, size_t max_line_length)
-      : control(control_connection), streams{StreamState(max_line_length),
-                                             StreamState(max_line_length)} {}
+      : control(control_connection),
+        streams{StreamState(max_line_length), StreamState(max_line_length)} {}
   ControlConnection control;
   std::array<StreamState, 2> streams;  // indexed by Direction
   ReplyTracker replies;

@@ -60,12 +60,12 @@ constexpr std::optional<Family> kEither = std::nullopt;
 
 constexpr std::array<AnnouncementForm, 6> kForms = {{
     // cause, name, announcer, verb, reply, answers, only_family, parse, format
-    {ExpectCause::kPort, "PORT", kClient, CommandVerb::kPort, 0, kNoVerb, Family::kIpv4,
-     ParsePort, FormatHostPort},
+    {ExpectCause::kPort, "PORT", kClient, CommandVerb::kPort, 0, kNoVerb, Family::kIpv4, ParsePort,
+     FormatHostPort},
     {ExpectCause::kEprt, "EPRT", kClient, CommandVerb::kEprt, 0, kNoVerb, kEither, ParseEprt,
      FormatEprt},
-    {ExpectCause::k227, "227", kServer, kNoVerb, 227, CommandVerb::kPasv, Family::kIpv4,
-     Parse227, FormatHostPort},
+    {ExpectCause::k227, "227", kServer, kNoVerb, 227, CommandVerb::kPasv, Family::kIpv4, Parse227,
+     FormatHostPort},
     {ExpectCause::k229, "229", kServer, kNoVerb, 229, CommandVerb::kEpsv, kEither, Parse229,
      FormatPortDigits},
     {ExpectCause::kLprt, "LPRT", kClient, CommandVerb::kLprt, 0, kNoVerb, kEither, ParseLprt,

@@ -136,9 +136,9 @@ uint32_t Remember(const EngineContext& context, PacketWork& work, const Announce
   pending.expectation = expectation;
   pending.serial = session.next_serial++;
   if (session.next_serial == 0) session.next_serial = 1;
-  pending.expires = work.time + static_cast<Timestamp>(
-                                    context.config.policy.expectation_timeout_seconds) *
-                                    kNanosPerSecond;
+  pending.expires =
+      work.time +
+      static_cast<Timestamp>(context.config.policy.expectation_timeout_seconds) * kNanosPerSecond;
   session.expectations.push_back(pending);
   work.decision.expectations.push_back(expectation);
   Event event = MakeEvent(EventType::kExpect, session, work.direction, work.time);
@@ -153,8 +153,8 @@ void Rewrite(const EngineContext& context, PacketWork& work, const FramedLine& l
              const AnnouncementForm& form, const AddressText& address,
              const std::string& new_text) {
   const size_t old_length = address.end - address.begin;
-  work.edits.push_back(PayloadEdit{address.offset_in_segment,
-                                   address.offset_in_segment + old_length, new_text});
+  work.edits.push_back(
+      PayloadEdit{address.offset_in_segment, address.offset_in_segment + old_length, new_text});
   const int32_t delta = static_cast<int32_t>(new_text.size()) - static_cast<int32_t>(old_length);
   work.new_delta += delta;
   StreamState& stream = work.session.streams[Index(work.direction)];
@@ -191,9 +191,8 @@ uint32_t Act(const EngineContext& context, PacketWork& work, const FramedLine& l
 
 }  // namespace
 
-uint32_t OnAnnouncingCommand(const EngineContext& context, PacketWork& work,
-                             const FramedLine& line, const CommandLine& command,
-                             const AnnouncementForm& form) {
+uint32_t OnAnnouncingCommand(const EngineContext& context, PacketWork& work, const FramedLine& line,
+                             const CommandLine& command, const AnnouncementForm& form) {
   const Session& session = work.session;
   if (line.overlong) {
     Refuse(context, work, form.name, Reason::kOverlong);

@@ -177,8 +177,8 @@ void Engine::Impl::Finish(PacketWork& work) {
   decision.packet = RewriteTcpPacket(work.view, changes);
   decision.modified = true;
   for (const PayloadEdit& edit : changes.edits) {
-    decision.payload_delta += static_cast<int32_t>(edit.replacement.size()) -
-                              static_cast<int32_t>(edit.end - edit.begin);
+    decision.payload_delta +=
+        static_cast<int32_t>(edit.replacement.size()) - static_cast<int32_t>(edit.end - edit.begin);
   }
   counters().Add(Counter::kPacketsModified);
 }

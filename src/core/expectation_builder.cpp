@@ -25,6 +25,7 @@ Expectation BuildExpectation(const ControlConnection& control, ExpectCause cause
   exp.master = control.original;
   exp.master_direction = announcer;
   exp.cause = cause;
+  exp.zone = control.zone;
   // The data connection comes from the peer as the gateway sees the peer's packets arrive: the
   // server's real address for active mode (reply.src), the client's own address for passive mode
   // (original.src), before any NAT of the data connection itself.

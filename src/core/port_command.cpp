@@ -88,8 +88,8 @@ ByteField ReadByteField(std::string_view text, size_t pos, bool last) {
   }
   // Digits running into letters ("12a") are a bad number; any other byte (end, ')', '.', SP)
   // ends the list early.
-  result.error = pos < text.size() && IsAlnum(text[pos]) ? ParseError::kBadNumber
-                                                         : ParseError::kMissingField;
+  result.error =
+      pos < text.size() && IsAlnum(text[pos]) ? ParseError::kBadNumber : ParseError::kMissingField;
   return result;
 }
 

@@ -28,13 +28,13 @@ class Output {
   void EmitData(Timestamp time, const Tuple& syn, const std::optional<Expectation>& matched) {
     if (events_ != nullptr) {
       nlohmann::ordered_json line = {{"event", "data"},
-                             {"time", TimestampSeconds(time)},
-                             {"family", FamilyName(syn.family())},
-                             {"src", syn.src.addr.ToString()},
-                             {"dst", syn.dst.addr.ToString()},
-                             {"sport", syn.src.port},
-                             {"dport", syn.dst.port},
-                             {"expected", matched.has_value()}};
+                                     {"time", TimestampSeconds(time)},
+                                     {"family", FamilyName(syn.family())},
+                                     {"src", syn.src.addr.ToString()},
+                                     {"dst", syn.dst.addr.ToString()},
+                                     {"sport", syn.src.port},
+                                     {"dport", syn.dst.port},
+                                     {"expected", matched.has_value()}};
       if (matched) {
         line["cause"] = ExpectCauseName(matched->cause);
         line["master"] = TupleToJson(matched->master);
@@ -170,15 +170,15 @@ void Replay::ExpireSessions(Timestamp now) {
 void Replay::Summarize() const {
   const Counters& c = engine_.counters();
   if (events_ != nullptr) {
-    nlohmann::ordered_json summary = {{"event", "summary"},
-                                      {"time", TimestampSeconds(last_time_)},
-                                      {"records", totals_.records},
-                                      {"control_packets", totals_.control_packets},
-                                      {"data_connections", totals_.data_connections},
-                                      {"data_connections_expected",
-                                       totals_.data_connections_expected},
-                                      {"sessions_open", engine_.session_count()},
-                                      {"counters", CountersToJson(c)}};
+    nlohmann::ordered_json summary = {
+        {"event", "summary"},
+        {"time", TimestampSeconds(last_time_)},
+        {"records", totals_.records},
+        {"control_packets", totals_.control_packets},
+        {"data_connections", totals_.data_connections},
+        {"data_connections_expected", totals_.data_connections_expected},
+        {"sessions_open", engine_.session_count()},
+        {"counters", CountersToJson(c)}};
     *events_ << JsonLine(summary) << '\n';
   }
   if (report_ != nullptr) {

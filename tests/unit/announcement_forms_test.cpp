@@ -42,7 +42,7 @@ TEST(AnnouncementFormsTest, EveryRowIsFoundByItsVerbOrCodeAndCause) {
 struct RoundTrip {
   ExpectCause cause;
   ControlConnection control;
-  std::string_view text;  // a command's argument or a whole reply line
+  std::string_view text;            // a command's argument or a whole reply line
   std::string_view rewritten_span;  // the span's text after format() with the new endpoint
 };
 
@@ -65,8 +65,8 @@ TEST(AnnouncementFormsTest, ParseThenFormatRewritesExactlyTheSpan) {
     SCOPED_TRACE(form.name);
     const HostPortResult parsed = form.parse(c.text, c.control);
     ASSERT_TRUE(parsed.ok()) << ParseErrorName(parsed.error);
-    const std::string_view span = c.text.substr(parsed.value.begin,
-                                                 parsed.value.end - parsed.value.begin);
+    const std::string_view span =
+        c.text.substr(parsed.value.begin, parsed.value.end - parsed.value.begin);
     // The announced endpoint written back gives the span byte for byte.
     EXPECT_EQ(form.format(parsed.value.endpoint, span), span);
     const Endpoint outside = c.control.original.family() == Family::kIpv4 ? v4_public : v6_public;

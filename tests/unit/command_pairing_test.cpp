@@ -41,7 +41,6 @@ TEST(CommandPairingTest, OverflowLosesPairingForGood) {
   EXPECT_FALSE(pairing.TakeAnswered().paired);
 }
 
-
 TEST(CommandPairingTest, NewestIsTheCommandJustPushed) {
   CommandPairing pairing;
   pairing.Push(Command(CommandVerb::kUser));

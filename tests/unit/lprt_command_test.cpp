@@ -160,8 +160,7 @@ TEST(Reply228Test, Errors) {
   for (const ErrorCase& c : cases) {
     for (const std::string& line : AsGivenAndFramed(c.text)) {
       SCOPED_TRACE(line);
-      EXPECT_EQ(ParseErrorName(Parse228Reply(line, Family::kIpv4).error),
-                ParseErrorName(c.error));
+      EXPECT_EQ(ParseErrorName(Parse228Reply(line, Family::kIpv4).error), ParseErrorName(c.error));
     }
   }
 }
