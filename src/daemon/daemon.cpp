@@ -333,8 +333,10 @@ int Daemon::Impl::Run() {
   Timestamp last_expire = Now();
   bool running = true;
   while (running) {
-    pollfd fds[3] = {{queue_.fd(), POLLIN, 0}, {signal_fd_, POLLIN, 0}, {metrics_.fd(), POLLIN, 0}};
-    const nfds_t count = metrics_.fd() >= 0 ? 3 : 2;
+    // The metrics server runs on its own thread; its wake fd only asks for fresh figures.
+    pollfd fds[3] = {
+        {queue_.fd(), POLLIN, 0}, {signal_fd_, POLLIN, 0}, {metrics_.wake_fd(), POLLIN, 0}};
+    const nfds_t count = metrics_.wake_fd() >= 0 ? 3 : 2;
     const int ready = poll(fds, count, 1000);
     if (ready < 0 && errno != EINTR) {
       log_.Error(std::string("poll: ") + std::strerror(errno));
@@ -364,7 +366,7 @@ int Daemon::Impl::Run() {
         }
       }
     }
-    if (count == 3 && ready > 0 && (fds[2].revents & POLLIN)) metrics_.ServeOne(Metrics());
+    if (count == 3 && ready > 0 && (fds[2].revents & POLLIN)) metrics_.Publish(Metrics());
     const Timestamp now = Now();
     if (now - last_expire >= kNanosPerSecond) {
       std::vector<Event> events;

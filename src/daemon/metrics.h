@@ -2,8 +2,11 @@
 // HTTP endpoint (GET /metrics), e.g. `curl -s 127.0.0.1:9477/metrics`.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -22,20 +25,49 @@ struct ExtraMetric {
 // Prometheus text format 0.0.4: counters end in _total, gauges do not.
 std::string RenderMetrics(const Counters& counters, const std::vector<ExtraMetric>& extra);
 
-// A minimal HTTP/1.0 responder for the metrics, driven by the daemon's poll loop (no threads).
+// A minimal HTTP/1.0 responder for the metrics, on a thread of its own: no client, however slow,
+// can hold the packet loop (when it ran on the loop, a client sending one byte every 190 ms kept
+// every verdict waiting for minutes). The figures still come from the packet loop, which owns the
+// engine: a client's complete request wakes the loop through wake_fd(), the loop renders the text
+// and hands it over with Publish(); the server then answers with the fresh text, or with the last
+// one if the loop has not answered within kFreshWait.
 class MetricsServer {
  public:
-  ~MetricsServer();
-  // Listens on "ADDR:PORT" (loopback addresses only: metrics are not for the network). Returns an
-  // empty string or a one-line error.
+  // Bounds for one client: its request line must arrive, and the answer must be taken, within
+  // these; then the connection is closed.
+  static constexpr int kRequestDeadlineMs = 1000;
+  static constexpr int kResponseDeadlineMs = 1000;
+  static constexpr int kFreshWaitMs = 500;
+
+  MetricsServer() = default;
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+  ~MetricsServer();  // stops the thread (within its deadlines) and closes the sockets
+
+  // Listens on "ADDR:PORT" (loopback addresses only: metrics are not for the network; port 0
+  // picks a free one, see port()) and starts the serving thread. Returns an empty string or a
+  // one-line error.
   std::string Listen(const std::string& address_port);
-  int fd() const { return listen_fd_; }
-  // Accepts one connection and answers it with `body` for GET /metrics, 404 otherwise. Reads and
-  // writes are bounded in size and time so that a stuck client cannot stall the daemon.
-  void ServeOne(const std::string& body);
+  uint16_t port() const { return port_; }
+  // Readable (an eventfd) when a client waits for the figures; -1 before Listen. The packet loop
+  // polls it, and answers with Publish() (which also clears it).
+  int wake_fd() const { return wake_fd_; }
+  void Publish(std::string body);
 
  private:
+  void ServeClients();
+  void ServeClient(int client);
+  std::string FreshBody();
+
   int listen_fd_ = -1;
+  int wake_fd_ = -1;  // server -> packet loop: "a client waits"
+  int stop_fd_ = -1;  // destructor -> server thread
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable published_cv_;
+  std::string body_;        // guarded by mutex_
+  uint64_t published_ = 0;  // guarded by mutex_: Publish calls so far
 };
 
 // Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.

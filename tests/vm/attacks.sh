@@ -17,15 +17,15 @@
 # helper does what its source says (docs/hostile-traffic.md, column "kernel ftp helper
 # (source)"). So a kernel "PASS" with verdict OPEN confirms a documented hole.
 # Output: VM-RESULT <mode>:attack-<case> PASS|FAIL row <row>: hostile <verdict> after=... legit ...
-# Topology, firewall and ALG setup come from scenarios.sh (sourced with FTPALG_SCENARIOS_LIB=1).
+# Topology, firewall and ALG setup come from testbed.sh.
 set -u
 VMDIR=${FTPALG_VM_DIR:-$(cd "$(dirname "$0")" && pwd)}
 MODES=${1:-kernel+ftp-algd}
 shift || true
 GLOBS=("$@")
-FTPALG_SCENARIOS_LIB=1
-# shellcheck source=scenarios.sh
-source "$VMDIR/scenarios.sh" kernel
+# shellcheck source=testbed.sh
+source "$VMDIR/testbed.sh"
+testbed_init kernel
 
 run_probes() {  # MODE: alg_probe.py decides each case (its CASES table has what each ALG must give)
   MODE=$1
@@ -47,20 +47,11 @@ log "attacks: modes $MODES, kernel $(uname -r)"
 start_expect_listener
 setup_topology || { log "topology setup failed"; exit 1; }
 fw_base || { log "firewall setup failed"; exit 1; }
-IFS=+ read -r -a mode_list <<<"$MODES"
-for m in "${mode_list[@]}"; do
-  HELPER='' HELPER_FAMILIES='' ALG_SKIP='' ALG_PID=''
-  MODE=$m
-  case "$m" in
-    kernel) alg_setup_kernel ;;
-    ftp-algd) alg_setup_ftp_algd ;;
-    *) log "unknown mode $m"; exit 2 ;;
-  esac
-  if [ -n "$ALG_SKIP" ]; then result attacks SKIP "$ALG_SKIP"; continue; fi
-  run_probes "$m"
-  [ "$m" = ftp-algd ] && cp "$RES/ftp-algd.log" "$RES/ftp-algd-attacks.log" 2>/dev/null
-  "alg_teardown_${m//-/_}"
-done
+probe_alg() {  # MODE
+  run_probes "$1"
+  [ "$1" = ftp-algd ] && cp "$RES/ftp-algd.log" "$RES/ftp-algd-attacks.log" 2>/dev/null
+}
+for_each_alg "$MODES" attacks probe_alg
 conntrack -L expect >"$RES/cases/expect-at-end.txt" 2>&1
 
 summarize_and_exit "attacks ($MODES)"

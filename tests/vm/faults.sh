@@ -4,7 +4,7 @@
 #   tests/vm/run-vm.sh --build-dir build --job tests/vm/faults.sh ftp-algd ['fault-*']
 #
 # Faults of the daemon on the masquerade topology (client cli -> server srv), MODE must be
-# ftp-algd ($FTPALG_DAEMON $FTPALG_DAEMON_ARGS, as scenarios.sh). Cases:
+# ftp-algd ($FTPALG_DAEMON $FTPALG_DAEMON_ARGS, as testbed.sh). Cases:
 #   fault-sigkill    kill -9 during a rate-limited 16 MB active-mode download: the download
 #                    completes (sha256), the control connection still answers a NOOP after it
 #                    (curl -Q -NOOP) and QUIT; the daemon restarted with the same arguments takes
@@ -18,13 +18,18 @@
 #   fault-many-sessions  50 control connections with a PORT each (to a fake server that answers
 #                    200 and does not connect: 50 pending expectations), closed at once: no
 #                    expectation left and ftpalg_sessions_active back to 0 within 30 s.
+#   fault-slow-metrics  a metrics client that sends one byte every 190 ms and never ends its
+#                    request (reconnecting whenever it is cut off) for 25 s, while PORT and PASV
+#                    transfers run: they pass, each of its connections is cut within 5 s (the
+#                    server allows 1 s), and the endpoint answers afterwards (the endpoint once
+#                    ran on the packet loop).
 # Output: VM-RESULT ftp-algd:fault-<case> PASS|FAIL <detail>; logs in cases/fault-*.log.
-# Topology, firewall, servers and ALG functions come from scenarios.sh (FTPALG_SCENARIOS_LIB=1).
+# Topology, firewall, servers and ALG functions come from testbed.sh.
 set -u
 VMDIR=${FTPALG_VM_DIR:-$(cd "$(dirname "$0")" && pwd)}
-FTPALG_SCENARIOS_LIB=1
-# shellcheck source=scenarios.sh
-source "$VMDIR/scenarios.sh" "${1:-ftp-algd}" "${@:2}"
+# shellcheck source=testbed.sh
+source "$VMDIR/testbed.sh"
+testbed_init "${1:-ftp-algd}" "${@:2}"
 [ "$MODE" = ftp-algd ] || { echo "faults.sh: only mode ftp-algd" >&2; exit 2; }
 
 ALOG=$RES/ftp-algd.log
@@ -77,16 +82,6 @@ transfer() {
   for f in "$@"; do
     [ "$(sha256sum <"$DL/$name/$f")" = "$(sha256sum <"$FTPROOT/$f")" ] || { echo "### sha256 of $f differs" >>"$trace"; return 1; }
   done
-}
-finish() {  # NAME T0 PROBLEMS-ARRAY-NAME NOTES...
-  local name=$1 t0=$2
-  local -n probs=$3
-  shift 3
-  if [ ${#probs[@]} -eq 0 ]; then
-    result "$name" PASS "$* $(secs_since "$t0")s"
-  else
-    result "$name" FAIL "$(IFS=';'; echo "${probs[*]}") $(secs_since "$t0")s (cases/$name.log)"
-  fi
 }
 begin() {  # NAME: selected? sets trace, flushes conntrack
   selected "$1" || return 1
@@ -281,16 +276,36 @@ case_many_sessions() {
     "expectations 0 after ${t_e:-never}s, sessions_active 0 after ${t_s:-never}s"
 }
 
+# --- e: a slow metrics client ----------------------------------------------------------------
+case_slow_metrics() {
+  local name=fault-slow-metrics t0 problems=() spid out longest value i cmd
+  begin $name || return 0
+  now_ms t0
+  "$PY" "$VMDIR/slow_client.py" 127.0.0.1 9477 25 >"$RES/cases/$name.out" 2>&1 &
+  spid=$!
+  sleep 1
+  for i in 1 2 3 4; do
+    cmd=PORT
+    [ $((i % 2)) = 0 ] && cmd=PASV
+    transfer "$name-$i" $cmd small.txt big.bin || problems+=("transfer $i ($cmd) failed while the slow client ran")
+  done
+  wait "$spid"
+  out=$(<"$RES/cases/$name.out")
+  echo "### slow client: $out" >>"$trace"
+  longest=${out##*longest-hold }
+  longest=${longest%s}
+  [[ $out == connections* ]] || problems+=("slow client: $out")
+  [[ ${longest%.*} =~ ^[0-9]+$ ]] && [ "${longest%.*}" -lt 5 ] || problems+=("a slow connection was held ${longest}s")
+  metric value sessions_active
+  [ -n "$value" ] || problems+=("metrics unreachable after the slow client")
+  kill -0 "$ALG_PID" 2>/dev/null || problems+=("daemon gone")
+  finish $name "$t0" problems "4/4 transfers with $out"
+}
+
 # --- Main ------------------------------------------------------------------------------------
 log "faults: kernel $(uname -r)"
-start_expect_listener
-mkdir -p "$FTPROOT" "$DL"
-setup_topology || { log "topology setup failed"; exit 1; }
-start_servers
-fw_base || { log "firewall setup failed"; exit 1; }
-make_files
+testbed_up
 head -c $((16 * 1024 * 1024)) /dev/urandom >"$FTPROOT/huge.bin"
-wait_for 90 test -e /tmp/ftpd-srv.ready -a -e /tmp/ftpd-isrv.ready || { log "FTP servers did not start"; exit 1; }
 if [ -z "$DAEMON" ] || [ ! -x "$DAEMON" ]; then
   result faults SKIP "ftp-algd not built (${DAEMON:-FTPALG_DAEMON unset})"
   exit 4
@@ -304,6 +319,7 @@ case_sigkill
 case_queue_flood
 case_sighup
 case_many_sessions
+case_slow_metrics
 
 curl -sS --max-time 5 "$METRICS_URL" >"$RES/ftp-algd-metrics.txt" 2>&1
 algd_stop

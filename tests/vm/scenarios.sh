@@ -9,552 +9,104 @@
 #             "--queue 0 --helper-name ftp-alg"; rule -j CT --helper $FTPALG_HELPER_NAME, default
 #             ftp-alg); every case is SKIP when the daemon is not built
 # CASE-GLOBs select cases by name (e.g. 'masq-ipv4-*' '*-EPSV-*'); default: all.
-# Environment (set by run-vm.sh's job.sh): FTPALG_RESULTS (run dir), FTPALG_IN_VM=1,
-# FTPALG_FW=iptables|nft|rules-iptables|rules-nft (rule set flavour, see below), FTPALG_DAEMON,
-# FTPALG_DAEMON_ARGS,
-# FTPALG_HELPER_NAME, FTPALG_PCAP=1 (tcpdump per case), FTPALG_LFTP=all (lftp for every case).
-#
-# Topology (the gateway is the VM's initial network namespace: nfnetlink_cthelper helpers are
-# registered there):
-#
-#   ns cli  eth0 192.0.2.2/24 2001:db8:1::2/64  --+
-#                                                 +-- br0 192.0.2.1/24 2001:db8:1::1/64  [gateway]
-#   ns isrv eth0 192.0.2.10/24 2001:db8:1::10/64 -+   out0 198.51.100.1/24 2001:db8:2::1/64
-#                                                         |
-#   ns srv  eth0 198.51.100.2/24 2001:db8:2::2/64  -------+   (no route to the inside networks)
-#
-#   masq topology: client cli -> server srv (198.51.100.2 / 2001:db8:2::2), MASQUERADE on out0.
-#   dnat topology: client srv (outside) -> 198.51.100.1:21 / [2001:db8:2::1]:21, DNAT to the inside
-#                  server isrv (192.0.2.10 / 2001:db8:1::10).
-#   fw topology (only with FTPALG_FW=rules-*): client cli -> server srv (198.51.100.2 /
-#                  2001:db8:2::2) through a pure stateful firewall: no NAT, srv gets routes to the
-#                  inside networks.
-#   FORWARD policy DROP; accepted: ctstate RELATED (own rule/counter: it shows the data
-#   connections were admitted as related), ESTABLISHED, NEW to port 21 inside->outside, NEW DNATed
-#   to the inside server's port 21. The helper is attached to port 21 in prerouting (iptables:
-#   raw table, -j CT --helper; nft: a ct helper object, priority filter).
-#   FTPALG_FW=rules-iptables|rules-nft: the gateway's rules are instead the project's operator
-#   files (rules/, FTPALG_RULES_DIR), one per topology, loaded before that topology's cases:
-#   masq rules/nat-gateway.*, dnat rules/published-server.*, fw rules/firewall.* (.iptables +
-#   .ip6tables, or .nft). A copy in $FTPALG_RESULTS/rules/ gets lan0 -> br0 and wan0 -> out0 (as an
-#   operator adjusts them), the helper name ftp-alg -> ftp in mode kernel (-> the daemon's name
-#   if it differs), and the helper lines removed in mode none. Nothing else is changed; the
-#   RELATED count comes from the file's own RELATED rule (iptables) or from a probe table
-#   (nft: inet ftpalg_probe, forward hook after the file's chain, so it counts what was accepted).
+# FTPALG_LFTP=all: lftp for every case it can do (default: a few).
+# The topology, the firewall flavours (FTPALG_FW), the ALG modes and the rest of the environment
+# are tests/vm/testbed.sh's (see there); this file is the program: the cases and their order.
 #
 # Output: one line per case on stdout (the serial console) and in $FTPALG_RESULTS/results.txt:
 #   VM-RESULT <mode>[+nft]:<case> PASS|FAIL|SKIP <detail>
 # Per-case logs (curl/lftp traces, conntrack listings) in $FTPALG_RESULTS/cases/.
 # Exit code: 0 all run cases passed, 1 a case failed, 4 every case was skipped.
 set -u
-
-MODE=${1:?usage: scenarios.sh kernel|none|ftp-algd [CASE-GLOB...]}
-shift
-FILTERS=("$@")
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-RES=${FTPALG_RESULTS:?FTPALG_RESULTS must name the results directory}
-DAEMON=${FTPALG_DAEMON:-}
-ALGD_HELPER=${FTPALG_HELPER_NAME:-ftp-alg}
-DAEMON_ARGS=${FTPALG_DAEMON_ARGS:---queue 0 --helper-name $ALGD_HELPER}
-PCAP=${FTPALG_PCAP:-0}
-FW=${FTPALG_FW:-iptables}
-FW_TAG=
-[ "$FW" = iptables ] || FW_TAG="+$FW"
-PY=/usr/bin/python3
-RULES=0
-case "$FW" in rules-*) RULES=1 ;; esac
-RULES_DIR=${FTPALG_RULES_DIR:-$HERE/../../rules}
-
-if [ "${FTPALG_IN_VM:-}" != 1 ]; then
-  echo "scenarios.sh: refusing to run outside the test VM (it rewrites the firewall of the" \
-       "network namespace it runs in); use run-vm.sh" >&2
-  exit 2
-fi
-case "$MODE" in kernel|none|ftp-algd) ;; *) echo "unknown mode $MODE" >&2; exit 2 ;; esac
-
-mkdir -p "$RES/cases"
-[ "$PCAP" = 1 ] && mkdir -p "$RES/pcap"
-: >"$RES/results.txt"
-FTPROOT=/tmp/ftproot
-DL=/tmp/dl
-BG_PIDS=()
-NPASS=0 NFAIL=0 NSKIP=0
-
-# Time without forking (every exec costs ~0.1 s under TCG): bash's EPOCHREALTIME, in ms.
-now_ms() { local t=${EPOCHREALTIME/./}; printf -v "$1" '%d' $((10#$t / 1000)); }
-secs_since() {  # START_MS -> "12.3"
-  local n; now_ms n
-  local d=$((n - $1))
-  printf '%d.%d' $((d / 1000)) $((d % 1000 / 100))
-}
-now_ms T_START
-log() { echo "scenarios[$(secs_since "$T_START")s]: $*"; }
-
-result() {  # NAME VERDICT DETAIL
-  local line="VM-RESULT $MODE${FW_TAG}:$1 $2 $3"
-  echo "$line"
-  echo "$line" >>"$RES/results.txt"
-  case "$2" in PASS) NPASS=$((NPASS + 1)) ;; FAIL) NFAIL=$((NFAIL + 1)) ;; *) NSKIP=$((NSKIP + 1)) ;; esac
-}
-
-# The --job scripts' ending (faults.sh, attacks.sh): the SUMMARY line, then exit 1 when a case
-# failed, 4 (skip) when none passed, else 0.
-summarize_and_exit() {  # LABEL
-  local summary="SUMMARY $1: $NPASS pass, $NFAIL fail, $NSKIP skip in $(secs_since "$T_START")s"
-  echo "$summary"
-  echo "$summary" >>"$RES/results.txt"
-  [ $NFAIL -gt 0 ] && exit 1
-  [ $NPASS -eq 0 ] && exit 4
-  exit 0
-}
-
-# wait_for TIMEOUT_S COMMAND...: polls every 0.2 s.
-wait_for() {
-  local start n
-  now_ms start
-  local limit=$(($1 * 1000))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    now_ms n
-    [ $((n - start)) -lt "$limit" ] || return 1
-    sleep 0.2
-  done
-}
-
-cleanup() {
-  local pid
-  for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  for ns in cli isrv srv; do ip netns del "$ns" 2>/dev/null; done
-}
-trap cleanup EXIT
-
-# ---------------------------------------------------------------------------------------------
-# Topology. Few processes: each exec costs ~0.1 s under TCG (iptables-nft ~0.5 s).
-# ---------------------------------------------------------------------------------------------
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-
-setup_ns() {  # NAME GW-SIDE-IF ADDR4/LEN ADDR6/LEN [GW4 GW6] (no gateways: no default route)
-  local ns=$1 gwif=$2 a4=$3 a6=$4 gw4=${5:-} gw6=${6:-}
-  ip netns add "$ns"
-  ip link add "$gwif" type veth peer name eth0 netns "$ns"
-  {
-    echo "link set lo up"
-    echo "addr add $a4 dev eth0"
-    echo "addr add $a6 dev eth0 nodad"
-    echo "link set eth0 up"
-    if [ -n "$gw4" ]; then
-      echo "route add default via $gw4"
-      echo "route add default via $gw6"
-    fi
-  } | ip -n "$ns" -batch -
-}
-
-setup_topology() {
-  sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-  setup_ns cli gw-cli 192.0.2.2/24 2001:db8:1::2/64 192.0.2.1 2001:db8:1::1
-  setup_ns isrv gw-isrv 192.0.2.10/24 2001:db8:1::10/64 192.0.2.1 2001:db8:1::1
-  setup_ns srv out0 198.51.100.2/24 2001:db8:2::2/64
-  ip -batch - <<'END'
-link set lo up
-link add br0 type bridge
-link set gw-cli master br0
-link set gw-isrv master br0
-link set gw-cli up
-link set gw-isrv up
-link set br0 up
-addr add 192.0.2.1/24 dev br0
-addr add 2001:db8:1::1/64 dev br0 nodad
-link set out0 up
-addr add 198.51.100.1/24 dev out0
-addr add 2001:db8:2::1/64 dev out0 nodad
-END
-}
-
-# ---------------------------------------------------------------------------------------------
-# Firewall: FTPALG_FW=iptables (default; iptables-nft on Debian 12, through nft_compat) or nft
-# (native nf_tables: ct helper objects). Interface for the rest of the script:
-#   fw_base                      base rule set (filter + NAT) for both families
-#   fw_helper add|del FAMILY HELPER   attach HELPER to FTP control connections (FAMILY 4/6; nft
-#                                does both families with FAMILY 4 and ignores FAMILY 6)
-#   fw_related FAMILY VAR        packets accepted as ctstate RELATED since the last call (reads
-#                                and zeroes in one go; the listing goes to the case's trace)
-#   fw_dump                      the whole rule set, for gateway-state.txt
-# ---------------------------------------------------------------------------------------------
-ipt() { if [ "$1" = 4 ]; then echo iptables; else echo ip6tables; fi; }
-
-fw_base_iptables() {
-  local v pub inside dnat_to
-  for v in 4 6; do
-    if [ $v = 4 ]; then
-      pub=198.51.100.1 inside=192.0.2.10 dnat_to=192.0.2.10:21
-    else
-      pub=2001:db8:2::1 inside=2001:db8:1::10 dnat_to='[2001:db8:1::10]:21'
-    fi
-    "$(ipt $v)-restore" <<END || return 1
-*filter
-:INPUT ACCEPT [0:0]
-:FORWARD DROP [0:0]
-:OUTPUT ACCEPT [0:0]
--A FORWARD -m conntrack --ctstate RELATED -m comment --comment related -j ACCEPT
--A FORWARD -m conntrack --ctstate ESTABLISHED -j ACCEPT
--A FORWARD -i br0 -o out0 -p tcp --dport 21 -m conntrack --ctstate NEW -j ACCEPT
--A FORWARD -i out0 -o br0 -d $inside -p tcp --dport 21 -m conntrack --ctstate NEW -j ACCEPT
-COMMIT
-*nat
-:PREROUTING ACCEPT [0:0]
-:INPUT ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:POSTROUTING ACCEPT [0:0]
--A PREROUTING -i out0 -d $pub -p tcp --dport 21 -j DNAT --to-destination $dnat_to
--A POSTROUTING -o out0 -j MASQUERADE
-COMMIT
-END
-  done
-}
-
-fw_helper_iptables() {
-  local op=-A
-  [ "$1" = del ] && op=-D
-  "$(ipt "$2")" -t raw $op PREROUTING -p tcp --dport 21 -j CT --helper "$3"
-}
-
-fw_related_iptables() {
-  local out line
-  out=$("$(ipt "$1")" -nvxL FORWARD -Z 2>&1)
-  echo "$out" >>"$trace"
-  printf -v "$2" '%s' 0
-  while read -r line; do
-    # The inline rule set's "related" rule, or the RELATED rule of a rules/ file.
-    if [[ $line == *"/* related */"* || ($line == *"ctstate RELATED"* && $line != *"RELATED,"*) ]]; then
-      printf -v "$2" '%s' "${line%% *}"; break
-    fi
-  done <<<"$out"
-}
-
-fw_dump_iptables() { iptables-save; ip6tables-save; }
-
-fw_base_nft() {
-  nft -f - <<'END'
-table inet ftpalg {
-  counter related4 { }
-  counter related6 { }
-  chain forward {
-    type filter hook forward priority filter; policy drop;
-    ct state related meta nfproto ipv4 counter name "related4" accept
-    ct state related meta nfproto ipv6 counter name "related6" accept
-    ct state established accept
-    iifname "br0" oifname "out0" tcp dport 21 ct state new accept
-    iifname "out0" oifname "br0" ip daddr 192.0.2.10 tcp dport 21 ct state new accept
-    iifname "out0" oifname "br0" ip6 daddr 2001:db8:1::10 tcp dport 21 ct state new accept
-  }
-}
-table ip ftpalg_nat {
-  chain prerouting {
-    type nat hook prerouting priority dstnat;
-    iifname "out0" ip daddr 198.51.100.1 tcp dport 21 dnat to 192.0.2.10:21
-  }
-  chain postrouting {
-    type nat hook postrouting priority srcnat;
-    oifname "out0" masquerade
-  }
-}
-table ip6 ftpalg_nat {
-  chain prerouting {
-    type nat hook prerouting priority dstnat;
-    iifname "out0" ip6 daddr 2001:db8:2::1 tcp dport 21 dnat to [2001:db8:1::10]:21
-  }
-  chain postrouting {
-    type nat hook postrouting priority srcnat;
-    oifname "out0" masquerade
-  }
-}
-END
-}
-
-# A ct helper object in an inet table serves both families (the kernel looks the helper up for
-# IPv4 and IPv6 and fails only if neither exists). "ct helper set" must come after conntrack
-# (priority filter), not in raw like iptables' CT target.
-fw_helper_nft() {
-  [ "$2" = 4 ] || return 0
-  if [ "$1" = del ]; then nft delete table inet ftpalg_helper; return; fi
-  nft -f - <<END
-table inet ftpalg_helper {
-  ct helper ftp-control { type "$3" protocol tcp; }
-  chain prerouting {
-    type filter hook prerouting priority filter;
-    tcp dport 21 ct helper set "ftp-control"
-  }
-}
-END
-}
-
-fw_related_nft() {
-  local out line
-  out=$(nft reset counter inet "${NFT_COUNTER_TABLE:-ftpalg}" "related$1" 2>&1)
-  echo "$out" >>"$trace"
-  printf -v "$2" '%s' 0
-  while read -r line; do
-    if [[ $line == "packets "* ]]; then line=${line#packets }; printf -v "$2" '%s' "${line%% *}"; break; fi
-  done <<<"$out"
-}
-
-fw_dump_nft() { nft list ruleset; }
-
-# --- The project's rule files (FTPALG_FW=rules-iptables|rules-nft) ------------------------------
-# Nothing is loaded before the ALG is up (the files name the helper); rules_load TOPO loads the
-# topology's file (replacing the previous one) before its first case.
-RULES_HELPER=ftp-alg   # set by attach_helper; empty in mode none
-RULES_LOADED=''        # families whose file loaded for the current topology
-RULES_TOPO=''
-
-fw_base_rules_iptables() { :; }
-fw_base_rules_nft() {
-  # Probe: counts related packets that the file's forward chain (priority filter) accepted.
-  NFT_COUNTER_TABLE=ftpalg_probe
-  nft -f - <<'END'
-table inet ftpalg_probe {
-  counter related4 { }
-  counter related6 { }
-  chain forward {
-    type filter hook forward priority filter + 10; policy accept;
-    ct state related meta nfproto ipv4 counter name "related4"
-    ct state related meta nfproto ipv6 counter name "related6"
-  }
-}
-END
-}
-fw_related_rules_iptables() { fw_related_iptables "$@"; }
-fw_related_rules_nft() { fw_related_nft "$@"; }
-fw_dump_rules_iptables() { fw_dump_iptables; }
-fw_dump_rules_nft() { fw_dump_nft; }
-
-rules_copy() {  # SRC DST: the operator's adjustments, with sed
-  local args=(-e 's/\blan0\b/br0/g' -e 's/\bwan0\b/out0/g')
-  if [ -z "$RULES_HELPER" ]; then
-    args+=(-e '/-j CT --helper/d' -e '/^[[:space:]]*ct helper [[:alnum:]_]* {/,/}/d' -e '/ct helper set/d')
-  elif [ "$RULES_HELPER" != ftp-alg ]; then
-    args+=(-e "s/--helper ftp-alg\$/--helper $RULES_HELPER/" -e "s/type \"ftp-alg\"/type \"$RULES_HELPER\"/")
-  fi
-  sed "${args[@]}" "$1" >"$2"
-}
-
-rules_load() {  # TOPO
-  local topo=$1 base v src dst err
-  [ "$RULES_TOPO" = "$topo" ] && return 0
-  RULES_TOPO=$topo RULES_LOADED=''
-  case "$topo" in masq) base=nat-gateway ;; dnat) base=published-server ;; fw) base=firewall ;; esac
-  mkdir -p "$RES/rules"
-  if [ "$topo" = fw ]; then
-    # No NAT: the outside server needs routes to the inside networks.
-    ip -n srv -batch - <<'END'
-route replace 192.0.2.0/24 via 198.51.100.1
-route replace 2001:db8:1::/64 via 2001:db8:2::1
-END
-  fi
-  if [ "$FW" = rules-nft ]; then
-    src=$RULES_DIR/$base.nft dst=$RES/rules/$base.nft
-    rules_copy "$src" "$dst"
-    if err=$(nft -f "$dst" 2>&1); then RULES_LOADED="4 6"; else log "nft -f $dst failed: $err"; fi
-  else
-    for v in 4 6; do
-      src=$RULES_DIR/$base.$(ipt $v) dst=$RES/rules/$base.$(ipt $v)
-      rules_copy "$src" "$dst"
-      # iptables-restore replaces only the tables the file names: empty nat and raw first.
-      printf '*nat\nCOMMIT\n*raw\nCOMMIT\n' | "$(ipt $v)-restore"
-      if err=$("$(ipt $v)-restore" <"$dst" 2>&1); then
-        RULES_LOADED="$RULES_LOADED $v"
-      else
-        log "$(ipt $v)-restore < $dst failed: $err"
-      fi
-    done
-  fi
-  log "topology $topo: loaded rules/$base.* for IPv${RULES_LOADED// /,IPv} (copies in rules/)"
-}
-
-case "$FW" in iptables|nft|rules-iptables|rules-nft) ;;
-  *) echo "FTPALG_FW must be iptables, nft, rules-iptables or rules-nft, not $FW" >&2; exit 2 ;; esac
-FW_FN=${FW//-/_}
-fw_base() { "fw_base_$FW_FN"; }
-fw_helper() { "fw_helper_$FW_FN" "$@"; }
-fw_related() { "fw_related_$FW_FN" "$@"; }
-fw_dump() { "fw_dump_$FW_FN"; }
-
-# ---------------------------------------------------------------------------------------------
-# The ALG under test: alg_setup_<mode> sets HELPER (the conntrack helper name the control
-# connection must carry; empty = none) and HELPER_FAMILIES (families the helper rule was
-# accepted for), or ALG_SKIP (a reason to skip every case). alg_teardown_<mode> undoes it.
-# ---------------------------------------------------------------------------------------------
-HELPER='' HELPER_FAMILIES='' ALG_SKIP='' ALG_PID=''
-
-attach_helper() {  # HELPER: rule for IPv4 and IPv6; records which families took it
-  local v
-  HELPER=$1 HELPER_FAMILIES=
-  if [ "$RULES" = 1 ]; then
-    # The rule files attach it (rules_load); a file that fails to load fails its cases.
-    RULES_HELPER=$1 HELPER_FAMILIES="4 6"
-    return
-  fi
-  for v in 4 6; do
-    if fw_helper add $v "$HELPER" 2>"$RES/cases/helper-rule-ipv$v.err"; then
-      HELPER_FAMILIES="$HELPER_FAMILIES $v"
-    else
-      log "helper rule for IPv$v refused: $(cat "$RES/cases/helper-rule-ipv$v.err")"
-    fi
-  done
-}
-detach_helper() {
-  local v
-  [ "$RULES" = 1 ] && return
-  for v in $HELPER_FAMILIES; do fw_helper del $v "$HELPER" 2>/dev/null; done
-}
-
-alg_setup_none() { HELPER='' HELPER_FAMILIES="4 6" RULES_HELPER=''; }
-alg_teardown_none() { :; }
-
-alg_setup_kernel() { attach_helper ftp; }
-alg_teardown_kernel() { detach_helper; }
-
-alg_setup_ftp_algd() {
-  if [ -z "$DAEMON" ] || [ ! -x "$DAEMON" ]; then
-    ALG_SKIP="ftp-algd not built (${DAEMON:-FTPALG_DAEMON unset})"
-    return
-  fi
-  log "starting $DAEMON $DAEMON_ARGS"
-  # shellcheck disable=SC2086
-  "$DAEMON" $DAEMON_ARGS >"$RES/ftp-algd.log" 2>&1 &
-  ALG_PID=$!
-  BG_PIDS+=("$ALG_PID")
-  # The daemon is ready once its helper is registered (nfnetlink_cthelper).
-  if ! wait_for 20 sh -c "nfct list helper 2>/dev/null | grep -q -- '$ALGD_HELPER'"; then
-    kill -0 "$ALG_PID" 2>/dev/null || log "ftp-algd exited: $(tail -n 5 "$RES/ftp-algd.log")"
-    log "ftp-algd registered no helper '$ALGD_HELPER' within 20 s"
-  fi
-  nfct list helper >"$RES/cases/nfct-helpers.txt" 2>&1
-  attach_helper "$ALGD_HELPER"
-}
-alg_teardown_ftp_algd() {
-  # The daemon's counters after all cases (Prometheus text), before it stops.
-  curl -sS --max-time 5 http://127.0.0.1:9477/metrics >"$RES/ftp-algd-metrics.txt" 2>&1
-  detach_helper
-  if [ -n "$ALG_PID" ]; then
-    kill "$ALG_PID" 2>/dev/null
-    wait "$ALG_PID" 2>/dev/null
-    log "ftp-algd exit status $? (after SIGTERM)"
-  fi
-}
-
-# ---------------------------------------------------------------------------------------------
-# Servers and files
-# ---------------------------------------------------------------------------------------------
-make_files() {
-  local i
-  for i in {1..20}; do echo "line $i of small.txt, served by the ftp-alg test bed"; done \
-    >"$FTPROOT/small.txt"
-  head -c $((3 * 1024 * 1024)) /dev/urandom >"$FTPROOT/big.bin"
-  local sums
-  sums=$(cd "$FTPROOT" && sha256sum small.txt big.bin)
-  SHA_SMALL=${sums%% *}
-  SHA_BIG=$(echo "$sums" | sed -n 's/ .*big.bin$//p')
-}
-
-start_servers() {
-  rm -f /tmp/ftpd-*.ready
-  in_ns srv "$PY" "$HERE/ftpd.py" "$FTPROOT" "$RES/ftpd-srv.log" /tmp/ftpd-srv.ready \
-    198.51.100.2 2001:db8:2::2 &
-  BG_PIDS+=($!)
-  in_ns isrv "$PY" "$HERE/ftpd.py" "$FTPROOT" "$RES/ftpd-isrv.log" /tmp/ftpd-isrv.ready \
-    192.0.2.10 2001:db8:1::10 &
-  BG_PIDS+=($!)
-}
-
-EXPECT_LOG=/tmp/expect-events.txt
-start_expect_listener() {
-  # Expectation events (NEW/DESTROY) of both families, for the whole run.
-  conntrack -E expect -o timestamp >"$EXPECT_LOG" 2>&1 &
-  BG_PIDS+=($!)
-}
-expect_new_count() {  # VAR
-  local n=0 line
-  while read -r line; do [[ $line == *"[NEW]"* ]] && n=$((n + 1)); done <"$EXPECT_LOG"
-  printf -v "$1" '%d' $n
-}
-
-pcap_start() {  # CASE
-  PCAP_PIDS=()
-  [ "$PCAP" = 1 ] || return 0
-  local ifc
-  for ifc in br0 out0; do
-    tcpdump -i "$ifc" -U -s 0 -w "$RES/pcap/$1-$ifc.pcap" tcp 2>"$RES/pcap/.$1-$ifc.err" &
-    PCAP_PIDS+=($!)
-  done
-  for ifc in br0 out0; do
-    wait_for 20 grep -q listening "$RES/pcap/.$1-$ifc.err"
-  done
-}
-pcap_stop() {
-  local pid
-  for pid in "${PCAP_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-  PCAP_PIDS=()
-}
-
-# ---------------------------------------------------------------------------------------------
-# Clients
-# ---------------------------------------------------------------------------------------------
-# curl_fetch NS URLBASE CMD DIR MAXTIME TRANSFERS: TRANSFERS is "small", or "small big list".
-curl_fetch() {
-  local ns=$1 base=$2 cmd=$3 dir=$4 maxtime=$5 transfers=$6 opts=() args=() t
-  case "$cmd" in
-    PORT) opts=(-P - --disable-eprt) ;;
-    EPRT) opts=(-P -) ;;
-    PASV) opts=(--disable-epsv --no-ftp-skip-pasv-ip) ;;  # use the address in the 227 reply
-    EPSV) opts=() ;;
-  esac
-  for t in $transfers; do
-    case "$t" in
-      small) args+=("$base/small.txt" -o "$dir/small.txt") ;;
-      big) args+=("$base/big.bin" -o "$dir/big.bin") ;;
-      list) args+=("$base/" -o "$dir/listing") ;;
-    esac
-  done
-  # --connect-timeout also bounds the wait for an active-mode data connection.
-  in_ns "$ns" curl -v -sS --fail-early --connect-timeout 4 --max-time "$maxtime" "${opts[@]}" "${args[@]}" \
-    >>"$trace" 2>&1
-}
-
-# lftp_fetch NS URLBASE CMD DIR: small, big and a listing over one control connection.
-lftp_fetch() {
-  local ns=$1 base=$2 cmd=$3 dir=$4 pm epsv
-  case "$cmd" in
-    PORT|EPRT) pm=off epsv=no ;;
-    PASV) pm=on epsv=no ;;
-    EPSV) pm=on epsv=yes ;;
-  esac
-  HOME=/tmp in_ns "$ns" timeout 60 lftp -d -c "
-    set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 8;
-    set net:reconnect-interval-base 1; set ftp:ssl-allow no; set ftp:passive-mode $pm;
-    set ftp:prefer-epsv $epsv; set ftp:fix-pasv-address no; set xfer:clobber yes;
-    open -u anonymous,test@example.org $base;
-    get small.txt -o $dir/small.txt; get big.bin -o $dir/big.bin; ls > $dir/listing" \
-    >>"$trace" 2>&1
-}
-
-# ---------------------------------------------------------------------------------------------
-# One case
-# ---------------------------------------------------------------------------------------------
-selected() {
-  local f
-  [ ${#FILTERS[@]} -eq 0 ] && return 0
-  for f in "${FILTERS[@]}"; do
-    # shellcheck disable=SC2053
-    [[ $1 == $f ]] && return 0
-  done
-  return 1
-}
+VMDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=testbed.sh
+source "$VMDIR/testbed.sh"
+testbed_init "$@"
 
 # The client's trace shows the command it sent: "> PORT ..." (curl), "---> PORT ..." (lftp).
 TRACE_TEXT=
 sent() { [[ $TRACE_TEXT == *$'\n> '"$1"* || $TRACE_TEXT == *"---> $1"* ]]; }
+
+# The pieces of run_case. Those named check_* append to the `problems` and `notes` arrays of
+# run_case (bash's dynamic scope: they are run_case's locals).
+
+case_endpoint() {  # TOPO FAMILY: sets CASE_NS (the client's namespace) and CASE_BASE (its URL)
+  local topo=$1 v=$2 host
+  if [ "$topo" = masq ] || [ "$topo" = fw ]; then
+    CASE_NS=cli
+    if [ "$v" = 4 ]; then host=198.51.100.2; else host=2001:db8:2::2; fi
+  else
+    CASE_NS=srv
+    if [ "$v" = 4 ]; then host=198.51.100.1; else host=2001:db8:2::1; fi
+  fi
+  if [ "$v" = 4 ]; then CASE_BASE="ftp://$host"; else CASE_BASE="ftp://[$host]"; fi
+}
+
+run_transfers() {  # CMD CLIENT DIR: small, big and a listing (only small without an ALG)
+  if [ "$MODE" = none ]; then
+    curl_fetch "$CASE_NS" "$CASE_BASE" "$1" "$3" 8 small
+  elif [ "$2" = curl ]; then
+    curl_fetch "$CASE_NS" "$CASE_BASE" "$1" "$3" 40 "small big list"
+  else
+    lftp_fetch "$CASE_NS" "$CASE_BASE" "$1" "$3"
+  fi
+}
+
+# collect_state FAMILY DIR EXP0: what the gateway and the client saw, into the trace and into
+# CASE_RELATED, CASE_CT (conntrack listing), CASE_EXPECTED (new expectations), CASE_SUMS, TRACE_TEXT.
+collect_state() {
+  local v=$1 dir=$2 exp0=$3 exp1
+  fw_related "$v" CASE_RELATED
+  CASE_CT=$(conntrack -L -f "ipv$v" 2>&1)
+  echo "### conntrack -L -f ipv$v"$'\n'"$CASE_CT" >>"$trace"
+  expect_new_count exp1
+  CASE_EXPECTED=$((exp1 - exp0))
+  { echo "### expectation events"; tail -n +$((exp0 + 1)) "$EXPECT_LOG"; } >>"$trace" 2>&1
+  CASE_SUMS=$(cd "$dir" && sha256sum small.txt big.bin 2>/dev/null)
+  { echo "### sha256 of the downloads (the server's: $SHA_SMALL small.txt, $SHA_BIG big.bin)"
+    echo "$CASE_SUMS"; } >>"$trace"
+  TRACE_TEXT=$'\n'$(<"$trace")
+}
+
+# Without an ALG the control connection works (login accepted, the command sent) and the data
+# connection cannot be made; nothing is related, no conntrack carries a helper.
+check_without_alg() {  # CLIENT-EXIT-CODE
+  [[ $TRACE_TEXT == *$'\n< 230 '* ]] || problems+=("no login on the control connection (topology or server broken)")
+  if [ "$1" -eq 0 ] && [[ $CASE_SUMS == *"$SHA_SMALL  small.txt"* ]]; then
+    problems+=("transfer WORKED without an ALG (the case does not need one?)")
+  else
+    notes+=("transfer failed as expected (client exit code $1)")
+  fi
+  [ "${CASE_RELATED:-0}" -eq 0 ] || problems+=("$CASE_RELATED packets accepted as RELATED without a helper")
+  [[ $CASE_CT != *helper=* ]] || problems+=("a conntrack carries a helper")
+}
+
+# With an ALG: every transfer byte-identical, three data connections (small, big, listing) each
+# admitted as RELATED by its first packet and predicted by an expectation, the control connection
+# carrying the helper, and no fall-back to another command (EPSV -> PASV, EPRT -> PORT).
+check_with_alg() {  # FAMILY CMD CLIENT-EXIT-CODE DIR
+  local v=$1 cmd=$2 rc=$3 dir=$4 listing='' ctl=0 line
+  [[ " $HELPER_FAMILIES " == *" $v "* ]] ||
+    problems+=("helper rule refused for IPv$v (is $HELPER registered for this family?)")
+  [ "$rc" -eq 0 ] || problems+=("client exit code $rc")
+  [[ $TRACE_TEXT == *$'\n< 230 '* || $TRACE_TEXT == *'<--- 230 '* ]] ||
+    problems+=("no login on the control connection")
+  [[ $CASE_SUMS == *"$SHA_SMALL  small.txt"* ]] || problems+=("small.txt missing or sha256 differs")
+  [[ $CASE_SUMS == *"$SHA_BIG  big.bin"* ]] || problems+=("big.bin missing or sha256 differs")
+  [ -f "$dir/listing" ] && listing=$(<"$dir/listing")
+  [[ $listing == *small.txt* && $listing == *big.bin* ]] || problems+=("listing lacks small.txt/big.bin")
+  [ "${CASE_RELATED:-0}" -ge 3 ] || problems+=("${CASE_RELATED:-0} packets accepted as RELATED (want >= 3)")
+  while read -r line; do
+    [[ $line == *"dport=21 "* && $line == *"helper=$HELPER"* ]] && ctl=1
+  done <<<"$CASE_CT"
+  [ $ctl = 1 ] || problems+=("no control connection with helper=$HELPER in conntrack -L")
+  [ "$CASE_EXPECTED" -ge 3 ] || problems+=("$CASE_EXPECTED expectations created (want >= 3)")
+  case "$cmd" in
+    EPSV) ! sent PASV || problems+=("client fell back to PASV") ;;
+    EPRT) ! sent PORT || problems+=("client fell back to PORT") ;;
+  esac
+  notes+=("3/3 transfers" "related=$CASE_RELATED" "expectations=$CASE_EXPECTED" "helper=$HELPER")
+}
 
 run_case() {  # TOPO FAMILY CMD CLIENT
   local topo=$1 v=$2 cmd=$3 client=$4
@@ -562,17 +114,9 @@ run_case() {  # TOPO FAMILY CMD CLIENT
   selected "$name" || return 0
   if [ -n "$ALG_SKIP" ]; then result "$name" SKIP "$ALG_SKIP"; return 0; fi
 
-  local ns host base dir t0 problems=() notes=() rc related exp0 exp1 ct sums
+  local dir=$DL/$name t0 problems=() notes=() rc exp0 secs
   if [ "$RULES" = 1 ]; then rules_load "$topo"; fi
-  if [ "$topo" = masq ] || [ "$topo" = fw ]; then
-    ns=cli
-    if [ "$v" = 4 ]; then host=198.51.100.2; else host=2001:db8:2::2; fi
-  else
-    ns=srv
-    if [ "$v" = 4 ]; then host=198.51.100.1; else host=2001:db8:2::1; fi
-  fi
-  if [ "$v" = 4 ]; then base="ftp://$host"; else base="ftp://[$host]"; fi
-  dir=$DL/$name
+  case_endpoint "$topo" "$v"
   trace=$RES/cases/$name.log
   rm -rf "$dir"; mkdir -p "$dir"
   : >"$trace"
@@ -583,31 +127,12 @@ run_case() {  # TOPO FAMILY CMD CLIENT
   conntrack -F >/dev/null 2>&1
   expect_new_count exp0
   pcap_start "$MODE-$name"
-
-  if [ "$MODE" = none ]; then
-    mark "transfer ($client, $cmd)"
-    curl_fetch "$ns" "$base" "$cmd" "$dir" 8 small
-    rc=$?
-  else
-    mark "transfers ($client, $cmd)"
-    if [ "$client" = curl ]; then
-      curl_fetch "$ns" "$base" "$cmd" "$dir" 40 "small big list"
-    else
-      lftp_fetch "$ns" "$base" "$cmd" "$dir"
-    fi
-    rc=$?
-  fi
+  mark "transfers ($client, $cmd)"
+  run_transfers "$cmd" "$client" "$dir"
+  rc=$?
   mark "client done (exit code $rc)"
   pcap_stop
-  fw_related "$v" related
-  ct=$(conntrack -L -f "ipv$v" 2>&1)
-  echo "### conntrack -L -f ipv$v"$'\n'"$ct" >>"$trace"
-  expect_new_count exp1
-  { echo "### expectation events"; tail -n +$((exp0 + 1)) "$EXPECT_LOG"; } >>"$trace" 2>&1
-  sums=$(cd "$dir" && sha256sum small.txt big.bin 2>/dev/null)
-  { echo "### sha256 of the downloads (the server's: $SHA_SMALL small.txt, $SHA_BIG big.bin)"
-    echo "$sums"; } >>"$trace"
-  TRACE_TEXT=$'\n'$(<"$trace")
+  collect_state "$v" "$dir" "$exp0"
   mark "state collected"
 
   sent "$cmd" || problems+=("client did not send $cmd")
@@ -615,44 +140,10 @@ run_case() {  # TOPO FAMILY CMD CLIENT
     problems+=("the rule file for $topo did not load for IPv$v (log above)")
   fi
   if [ "$MODE" = none ]; then
-    # Expected: the control connection works (login accepted, the command sent) and the data
-    # connection cannot be made; no helper, nothing related.
-    [[ $TRACE_TEXT == *$'\n< 230 '* ]] || problems+=("no login on the control connection (topology or server broken)")
-    if [ $rc -eq 0 ] && [[ $sums == *"$SHA_SMALL  small.txt"* ]]; then
-      problems+=("transfer WORKED without an ALG (the case does not need one?)")
-    else
-      notes+=("transfer failed as expected (client exit code $rc)")
-    fi
-    [ "${related:-0}" -eq 0 ] || problems+=("$related packets accepted as RELATED without a helper")
-    [[ $ct != *helper=* ]] || problems+=("a conntrack carries a helper")
+    check_without_alg "$rc"
   else
-    [[ " $HELPER_FAMILIES " == *" $v "* ]] ||
-      problems+=("helper rule refused for IPv$v (is $HELPER registered for this family?)")
-    [ $rc -eq 0 ] || problems+=("client exit code $rc")
-    [[ $TRACE_TEXT == *$'\n< 230 '* || $TRACE_TEXT == *'<--- 230 '* ]] ||
-      problems+=("no login on the control connection")
-    [[ $sums == *"$SHA_SMALL  small.txt"* ]] || problems+=("small.txt missing or sha256 differs")
-    [[ $sums == *"$SHA_BIG  big.bin"* ]] || problems+=("big.bin missing or sha256 differs")
-    local listing=
-    [ -f "$dir/listing" ] && listing=$(<"$dir/listing")
-    [[ $listing == *small.txt* && $listing == *big.bin* ]] || problems+=("listing lacks small.txt/big.bin")
-    # Three data connections (small, big, listing), each admitted as RELATED by its first packet.
-    [ "${related:-0}" -ge 3 ] || problems+=("${related:-0} packets accepted as RELATED (want >= 3)")
-    local ctl=0 line
-    while read -r line; do
-      [[ $line == *"dport=21 "* && $line == *"helper=$HELPER"* ]] && ctl=1
-    done <<<"$ct"
-    [ $ctl = 1 ] || problems+=("no control connection with helper=$HELPER in conntrack -L")
-    [ $((exp1 - exp0)) -ge 3 ] || problems+=("$((exp1 - exp0)) expectations created (want >= 3)")
-    # No fall-back to another command (EPSV -> PASV, EPRT -> PORT).
-    case "$cmd" in
-      EPSV) ! sent PASV || problems+=("client fell back to PASV") ;;
-      EPRT) ! sent PORT || problems+=("client fell back to PORT") ;;
-    esac
-    notes+=("3/3 transfers" "related=$related" "expectations=$((exp1 - exp0))" "helper=$HELPER")
+    check_with_alg "$v" "$cmd" "$rc" "$dir"
   fi
-
-  local secs
   secs=$(secs_since "$t0")
   if [ ${#problems[@]} -eq 0 ]; then
     result "$name" PASS "$(IFS=,; echo "${notes[*]}") ${secs}s"
@@ -661,26 +152,11 @@ run_case() {  # TOPO FAMILY CMD CLIENT
   fi
 }
 
-# Sourced as a library (faults.sh, attacks.sh: FTPALG_SCENARIOS_LIB=1): topology, firewall, ALG
-# and server functions only; the caller runs its own cases.
-if [ "${FTPALG_SCENARIOS_LIB:-0}" = 1 ]; then return 0; fi
-
 # ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
 log "mode $MODE, firewall $FW, kernel $(uname -r)"
-start_expect_listener
-mkdir -p "$FTPROOT"
-setup_topology || { log "topology setup failed"; exit 1; }
-# Python starts slowly under TCG (~4 s): start the servers first, prepare the rest meanwhile.
-start_servers
-fw_base || { log "firewall setup failed"; exit 1; }
-make_files
-log "topology, firewall and files ready"
-if ! wait_for 90 test -e /tmp/ftpd-srv.ready -a -e /tmp/ftpd-isrv.ready; then
-  log "FTP servers did not start listening; see ftpd-*.log"
-  exit 1
-fi
+testbed_up
 log "servers up"
 
 MODE_FN=${MODE//-/_}
@@ -713,10 +189,4 @@ done
   echo "### dmesg (netfilter)"; dmesg | grep -iE 'nf_|conntrack|netfilter|cthelper' | tail -n 50
 } >"$RES/gateway-state.txt" 2>&1
 
-SUMMARY="SUMMARY $MODE$FW_TAG: $NPASS pass, $NFAIL fail, $NSKIP skip in $(secs_since "$T_START")s"
-echo "$SUMMARY"
-echo "$SUMMARY" >>"$RES/results.txt"
-if [ $NFAIL -gt 0 ]; then exit 1; fi
-if [ $NPASS -eq 0 ] && [ $NSKIP -gt 0 ]; then exit 4; fi
-if [ $NPASS -eq 0 ]; then echo "no case selected"; exit 1; fi
-exit 0
+summarize_and_exit "$MODE$FW_TAG"
