@@ -7,11 +7,13 @@
 
 #include "framing_test_util.h"
 #include "ftpalg/ftp_command.h"
+#include "host_port_test_util.h"
 
 namespace ftpalg {
 namespace {
 
 using test_util::AsGivenAndFramed;
+using test_util::ExpectHostPort;
 using test_util::FramedOnce;
 
 // An LPRT argument as given, and as the engine gets it: "LPRT <argument>" framed byte by byte,
@@ -52,10 +54,7 @@ TEST(LprtArgumentTest, ValidForms) {
     for (const std::string& argument : LprtArguments(c.text)) {
       SCOPED_TRACE(argument);
       const HostPortResult result = ParseLprtArgument(argument, c.family);
-      ASSERT_TRUE(result.ok()) << ParseErrorName(result.error);
-      EXPECT_EQ(result.value.endpoint, c.endpoint);
-      EXPECT_EQ(result.value.begin, c.begin);
-      EXPECT_EQ(result.value.end, c.end);
+      ExpectHostPort(result, c.endpoint, c.begin, c.end);
     }
   }
 }
@@ -137,10 +136,7 @@ TEST(Reply228Test, ValidForms) {
     for (const std::string& line : AsGivenAndFramed(c.text)) {
       SCOPED_TRACE(line);
       const HostPortResult result = Parse228Reply(line, c.family);
-      ASSERT_TRUE(result.ok()) << ParseErrorName(result.error);
-      EXPECT_EQ(result.value.endpoint, c.endpoint);
-      EXPECT_EQ(result.value.begin, c.begin);
-      EXPECT_EQ(result.value.end, c.end);
+      ExpectHostPort(result, c.endpoint, c.begin, c.end);
     }
   }
 }
