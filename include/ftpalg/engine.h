@@ -78,7 +78,9 @@ class Engine {
   Decision Process(const PacketInput& input);
 
   // Drops sessions idle past the timeout (and closed ones past the linger), withdrawing their
-  // pending expectations. Process() calls it as time advances; the daemon may call it from a timer.
+  // pending expectations. The caller calls it as time advances (the daemon from a timer, the
+  // replay once a second of capture time); Process() does not, so that these events, which
+  // belong to no packet, never ride in a packet's Decision.
   void Expire(Timestamp now, std::vector<Event>* events = nullptr);
 
   // Ends a control connection's session now (the daemon learns from conntrack that it is gone).

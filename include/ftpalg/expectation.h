@@ -21,17 +21,21 @@ inline Direction Opposite(Direction d) {
 // stores them. Without NAT, reply == original.Reversed(). With SNAT (masquerade) the reply's dst is
 // the gateway's public address; with DNAT the reply's src is the inside server.
 struct ControlConnection {
-  Tuple original;  // client -> server, as the client sent it
-  Tuple reply;     // server -> client, as the server sends it
+  Tuple original;             // client -> server, as the client sent it
+  Tuple reply;                // server -> client, as the server sends it
   uint32_t conntrack_id = 0;  // 0 when not known (replay)
+  // The conntrack zone (CTA_ZONE) it lives in; 0, the default, in replay. Tuples are unique per
+  // zone only, so the expectations for its data connections must name the same zone.
+  uint16_t zone = 0;
   bool Translated() const { return !(reply == original.Reversed()); }
 };
 
-enum class ExpectCause : uint8_t { kPort, kEprt, k227, k229 };
-std::string_view ExpectCauseName(ExpectCause cause);  // "PORT", "EPRT", "227", "229"
+// The announcement form that caused an expectation (one row each in announcement_forms.h).
+enum class ExpectCause : uint8_t { kPort, kEprt, k227, k229, kLprt, k228 };
+std::string_view ExpectCauseName(ExpectCause cause);  // "PORT", "EPRT", "227", "229", "LPRT", "228"
 
 struct Expectation {
-  Tuple master;  // the control connection's original tuple
+  Tuple master;                                       // the control connection's original tuple
   Direction master_direction = Direction::kOriginal;  // direction of the line that caused it
   // The data connection's first packet as it will reach the gateway: from `source` (any port) to
   // `destination`. `source_any_address` widens the source to any address (loose policy).
@@ -44,6 +48,7 @@ struct Expectation {
   std::optional<Endpoint> nat_to;
   Direction nat_direction = Direction::kReply;
   ExpectCause cause = ExpectCause::kPort;
+  uint16_t zone = 0;  // the master's conntrack zone (ControlConnection::zone)
 
   Family family() const { return destination.addr.family; }
 };

@@ -1,6 +1,7 @@
-// Builds the expectation for a data connection announced on a control connection, and the text
-// that announces it after NAT. One place for the rules the kernel's nf_conntrack_ftp/nf_nat_ftp
-// follow, written from conntrack's point of view (ControlConnection's two tuples).
+// Builds the expectation for a data connection announced on a control connection. One place for
+// the rules the kernel's nf_conntrack_ftp/nf_nat_ftp follow, written from conntrack's point of
+// view (ControlConnection's two tuples). The text that announces it after NAT is each form's
+// formatter (announcement_forms.h).
 #pragma once
 
 #include <optional>
@@ -10,12 +11,9 @@
 
 namespace ftpalg {
 
-// Who announced the data endpoint: the client (PORT/EPRT, original direction) or the server
-// (227/229, reply direction).
-inline Direction AnnouncerDirection(ExpectCause cause) {
-  return (cause == ExpectCause::kPort || cause == ExpectCause::kEprt) ? Direction::kOriginal
-                                                                      : Direction::kReply;
-}
+// Who announced the data endpoint: the client (PORT/EPRT/LPRT, original direction) or the
+// server (227/229/228, reply direction); the announcement forms table says which.
+Direction AnnouncerDirection(ExpectCause cause);
 
 // The address the announcer has on its own side of the gateway: what a legitimate PORT/EPRT/227
 // names (RFC 2577 3: anything else is a bounce). Client: original.src; server: reply.src.
@@ -35,10 +33,5 @@ bool AnnouncementNeedsNat(const ControlConnection& control, Direction announcer)
 // direction opposite to the announcer's, as nf_nat_ftp does).
 Expectation BuildExpectation(const ControlConnection& control, ExpectCause cause,
                              const Endpoint& announced, uint16_t outside_port);
-
-// The replacement for the address/port text of a line (the span the parsers report):
-// PORT/227 "h1,h2,h3,h4,p1,p2" (RFC 959), EPRT "<af><d><addr><d><port>" (RFC 2428 2, with the
-// line's own delimiter), 229 the port digits (RFC 2428 3).
-std::string AnnouncementText(ExpectCause cause, const Endpoint& endpoint, char eprt_delimiter);
 
 }  // namespace ftpalg

@@ -21,6 +21,8 @@ enum class CommandVerb : uint8_t {
   kCcc,   // RFC 2228 3: clear command channel
   kRein,  // RFC 959 4.1.1
   kQuit,  // RFC 959 4.1.1
+  kLprt,  // RFC 1639 2
+  kLpsv,  // RFC 1639 2
 };
 
 struct CommandLine {
@@ -33,8 +35,8 @@ struct CommandLine {
   // An HTTP request line ("GET /x HTTP/1.1", "POST ...") or header ("Host: x"): the signature of a
   // NAT-slipstreaming attempt when seen on a control connection.
   bool looks_like_http = false;
-  std::string_view code;      // as sent (case preserved), empty if none
-  std::string_view argument;  // after the single SP, CR/LF already removed by the framer
+  std::string_view code;       // as sent (case preserved), empty if none
+  std::string_view argument;   // after the single SP, CR/LF already removed by the framer
   size_t argument_offset = 0;  // offset of `argument` in the line
 };
 

@@ -25,6 +25,29 @@ struct HostPortResult {
   bool ok() const { return error == ParseError::kNone; }
 };
 
+// One field of a comma-separated list of decimal bytes (RFC 959 4.1.2 <host-port>, and RFC 1639's
+// long form built the same way), read from text[pos]: 1-3 digits, 0..255. For a field that is not
+// the list's last, the comma after it is consumed and `end` is past it; for the last, `end` is
+// past its digits and the caller decides what may follow.
+struct ByteField {
+  uint8_t value = 0;
+  size_t end = 0;
+  ParseError error = ParseError::kNone;
+};
+// Errors: nothing left is kMissingField; a field that is not 1-3 digits, or digits running into
+// letters, is kBadNumber; a value over 255 is kOctetRange; any other byte where a comma should be
+// ends the list early (kMissingField).
+ByteField ReadByteField(std::string_view text, size_t pos, bool last);
+
+// What may follow the last field of a command's host-port at argument[pos]: trailing spaces
+// (some clients pad) and nothing else. kBadNumber when digits run into letters, kTrailingGarbage
+// for other bytes, kNone when the argument ends well.
+ParseError HostPortTailError(std::string_view argument, size_t pos);
+
+// Where the host-port of a 227-style reply begins: RFC 1123 4.1.2.6 lets it follow any text, in
+// parentheses or not, so the first digit after the reply code. line.size() when there is none.
+size_t FindReplyHostPort(std::string_view line);
+
 // Parses the argument of PORT: exactly six comma-separated decimal fields, each 0..255, port not 0.
 // Offsets are relative to `argument`. Trailing spaces are tolerated; anything else is not.
 // Errors, leftmost first: a field that is not 1-3 digits (or digits run into letters) is

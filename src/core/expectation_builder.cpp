@@ -1,23 +1,10 @@
 #include "ftpalg/expectation_builder.h"
 
-#include "ftpalg/eprt_command.h"
-#include "ftpalg/port_command.h"
+#include "ftpalg/announcement_forms.h"
 
 namespace ftpalg {
 
-std::string_view ExpectCauseName(ExpectCause cause) {
-  switch (cause) {
-    case ExpectCause::kPort:
-      return "PORT";
-    case ExpectCause::kEprt:
-      return "EPRT";
-    case ExpectCause::k227:
-      return "227";
-    case ExpectCause::k229:
-      return "229";
-  }
-  return "?";
-}
+Direction AnnouncerDirection(ExpectCause cause) { return FormOf(cause).announcer; }
 
 IpAddress AnnouncerAddress(const ControlConnection& control, Direction announcer) {
   return announcer == Direction::kOriginal ? control.original.src.addr : control.reply.src.addr;
@@ -38,6 +25,7 @@ Expectation BuildExpectation(const ControlConnection& control, ExpectCause cause
   exp.master = control.original;
   exp.master_direction = announcer;
   exp.cause = cause;
+  exp.zone = control.zone;
   // The data connection comes from the peer as the gateway sees the peer's packets arrive: the
   // server's real address for active mode (reply.src), the client's own address for passive mode
   // (original.src), before any NAT of the data connection itself.
@@ -58,19 +46,6 @@ Expectation BuildExpectation(const ControlConnection& control, ExpectCause cause
     exp.nat_direction = Opposite(announcer);
   }
   return exp;
-}
-
-std::string AnnouncementText(ExpectCause cause, const Endpoint& endpoint, char eprt_delimiter) {
-  switch (cause) {
-    case ExpectCause::kPort:
-    case ExpectCause::k227:
-      return FormatPortArgument(endpoint);
-    case ExpectCause::kEprt:
-      return FormatEprtFields(endpoint, eprt_delimiter);
-    case ExpectCause::k229:
-      return std::to_string(endpoint.port);
-  }
-  return {};
 }
 
 }  // namespace ftpalg

@@ -83,7 +83,7 @@ CommandVerb VerbFromCode(std::string_view code) {
     std::string_view code;
     CommandVerb verb;
   };
-  static constexpr std::array<Entry, 11> kVerbs = {{
+  static constexpr std::array<Entry, 13> kVerbs = {{
       {"USER", CommandVerb::kUser},
       {"PASS", CommandVerb::kPass},
       {"ACCT", CommandVerb::kAcct},
@@ -95,6 +95,8 @@ CommandVerb VerbFromCode(std::string_view code) {
       {"CCC", CommandVerb::kCcc},
       {"REIN", CommandVerb::kRein},
       {"QUIT", CommandVerb::kQuit},
+      {"LPRT", CommandVerb::kLprt},
+      {"LPSV", CommandVerb::kLpsv},
   }};
   for (const Entry& entry : kVerbs) {
     if (EqualsIgnoreCase(code, entry.code)) return entry.verb;
@@ -160,6 +162,10 @@ std::string_view CommandVerbName(CommandVerb verb) {
       return "REIN";
     case CommandVerb::kQuit:
       return "QUIT";
+    case CommandVerb::kLprt:
+      return "LPRT";
+    case CommandVerb::kLpsv:
+      return "LPSV";
   }
   return "OTHER";
 }

@@ -21,40 +21,13 @@ struct FieldsResult {
 FieldsResult ReadSixFields(std::string_view text, size_t pos) {
   FieldsResult result;
   for (size_t field = 0; field < 6; ++field) {
-    if (pos >= text.size()) {
-      result.error = ParseError::kMissingField;
+    const ByteField read = ReadByteField(text, pos, /*last=*/field == 5);
+    if (read.error != ParseError::kNone) {
+      result.error = read.error;
       return result;
     }
-    if (!IsDigit(text[pos])) {
-      result.error = ParseError::kBadNumber;  // empty field, sign, letter, space...
-      return result;
-    }
-    size_t digits = 0;
-    unsigned value = 0;
-    while (pos < text.size() && IsDigit(text[pos])) {
-      // Stop accumulating past three digits so a long run of digits cannot overflow.
-      if (++digits <= 3) value = value * 10 + static_cast<unsigned>(text[pos] - '0');
-      ++pos;
-    }
-    if (digits > 3) {
-      result.error = ParseError::kBadNumber;
-      return result;
-    }
-    if (value > 255) {
-      result.error = ParseError::kOctetRange;
-      return result;
-    }
-    result.fields[field] = static_cast<uint8_t>(value);
-    if (field == 5) break;
-    if (pos < text.size() && text[pos] == ',') {
-      ++pos;
-      continue;
-    }
-    // Digits running into letters ("12a") are a bad number; any other byte (end, ')', '.', SP)
-    // ends the list early.
-    result.error = pos < text.size() && IsAlnum(text[pos]) ? ParseError::kBadNumber
-                                                           : ParseError::kMissingField;
-    return result;
+    result.fields[field] = read.value;
+    pos = read.end;
   }
   result.end = pos;
   return result;
@@ -81,23 +54,71 @@ HostPortResult ToHostPort(const FieldsResult& fields, size_t begin) {
 
 }  // namespace
 
-HostPortResult ParsePortArgument(std::string_view argument) {
-  FieldsResult fields = ReadSixFields(argument, 0);
-  if (fields.error != ParseError::kNone) return HostPortError(fields.error);
-  size_t pos = fields.end;
-  if (pos < argument.size() && IsAlnum(argument[pos])) return HostPortError(ParseError::kBadNumber);
+ByteField ReadByteField(std::string_view text, size_t pos, bool last) {
+  ByteField result;
+  if (pos >= text.size()) {
+    result.error = ParseError::kMissingField;
+    return result;
+  }
+  if (!IsDigit(text[pos])) {
+    result.error = ParseError::kBadNumber;  // empty field, sign, letter, space...
+    return result;
+  }
+  size_t digits = 0;
+  unsigned value = 0;
+  while (pos < text.size() && IsDigit(text[pos])) {
+    // Stop accumulating past three digits so a long run of digits cannot overflow.
+    if (++digits <= 3) value = value * 10 + static_cast<unsigned>(text[pos] - '0');
+    ++pos;
+  }
+  if (digits > 3) {
+    result.error = ParseError::kBadNumber;
+    return result;
+  }
+  if (value > 255) {
+    result.error = ParseError::kOctetRange;
+    return result;
+  }
+  result.value = static_cast<uint8_t>(value);
+  result.end = pos;
+  if (last) return result;
+  if (pos < text.size() && text[pos] == ',') {
+    result.end = pos + 1;
+    return result;
+  }
+  // Digits running into letters ("12a") are a bad number; any other byte (end, ')', '.', SP)
+  // ends the list early.
+  result.error =
+      pos < text.size() && IsAlnum(text[pos]) ? ParseError::kBadNumber : ParseError::kMissingField;
+  return result;
+}
+
+ParseError HostPortTailError(std::string_view argument, size_t pos) {
+  if (pos < argument.size() && IsAlnum(argument[pos])) return ParseError::kBadNumber;
   // Trailing spaces are tolerated (some clients pad); anything else, such as a seventh field, is
   // not: the grammar has exactly six (RFC 959 4.1.2).
   while (pos < argument.size() && argument[pos] == ' ') ++pos;
-  if (pos != argument.size()) return HostPortError(ParseError::kTrailingGarbage);
+  return pos == argument.size() ? ParseError::kNone : ParseError::kTrailingGarbage;
+}
+
+size_t FindReplyHostPort(std::string_view line) {
+  size_t pos = line.size() < 3 ? line.size() : 3;
+  while (pos < line.size() && !IsDigit(line[pos])) ++pos;
+  return pos;
+}
+
+HostPortResult ParsePortArgument(std::string_view argument) {
+  FieldsResult fields = ReadSixFields(argument, 0);
+  if (fields.error != ParseError::kNone) return HostPortError(fields.error);
+  const ParseError tail = HostPortTailError(argument, fields.end);
+  if (tail != ParseError::kNone) return HostPortError(tail);
   return ToHostPort(fields, 0);
 }
 
 HostPortResult Parse227Reply(std::string_view line) {
-  // RFC 1123 4.1.2.6: the host-port may or may not be parenthesised and may follow any text, so
-  // scan for the first digit after the reply code, and ignore whatever follows the sixth number.
-  size_t pos = line.size() < 3 ? line.size() : 3;
-  while (pos < line.size() && !IsDigit(line[pos])) ++pos;
+  // RFC 1123 4.1.2.6: scan for the first digit after the reply code, and ignore whatever follows
+  // the sixth number.
+  const size_t pos = FindReplyHostPort(line);
   if (pos == line.size()) return HostPortError(ParseError::kNoAddress);
   FieldsResult fields = ReadSixFields(line, pos);
   if (fields.error != ParseError::kNone) return HostPortError(fields.error);

@@ -26,10 +26,9 @@ namespace {
 class KernelInstaller : public ExpectationInstaller {
  public:
   KernelInstaller(kernel::ExpectationClient& client, Log& log) : client_(client), log_(log) {}
-  void set_zone(uint16_t zone) { zone_ = zone; }
 
   Result Install(const Expectation& expectation) override {
-    const kernel::ExpectResult result = client_.Create(expectation, zone_);
+    const kernel::ExpectResult result = client_.Create(expectation, expectation.zone);
     if (result.outcome == kernel::ExpectOutcome::kCreated) return Result::kInstalled;
     if (result.PortTaken()) return Result::kBusy;
     ++failures_;
@@ -38,7 +37,7 @@ class KernelInstaller : public ExpectationInstaller {
   }
   void Remove(const Expectation& expectation) override {
     // ENOENT: already used by its data connection, or expired. Nothing to do either way.
-    kernel::KernelStatus status = client_.Delete(expectation, zone_);
+    kernel::KernelStatus status = client_.Delete(expectation, expectation.zone);
     if (!status.ok() && status.error != ENOENT) {
       log_.Warning("expectation not removed: " + status.message);
     }
@@ -48,7 +47,6 @@ class KernelInstaller : public ExpectationInstaller {
  private:
   kernel::ExpectationClient& client_;
   Log& log_;
-  uint16_t zone_ = 0;
   uint64_t failures_ = 0;
 };
 
@@ -234,7 +232,7 @@ void Daemon::Impl::OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeEr
   input.time = now;
   input.control = packet.conntrack->connection;
   input.direction = *direction;
-  installer_.set_zone(packet.conntrack->zone);
+  input.control.zone = packet.conntrack->zone;
   Decision decision = engine_.Process(input);
   if (config_.log_packets) {
     log_.Info("packet " + std::to_string(packet.packet_id) + " conntrack " +

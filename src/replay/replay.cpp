@@ -28,13 +28,13 @@ class Output {
   void EmitData(Timestamp time, const Tuple& syn, const std::optional<Expectation>& matched) {
     if (events_ != nullptr) {
       nlohmann::ordered_json line = {{"event", "data"},
-                             {"time", TimestampSeconds(time)},
-                             {"family", FamilyName(syn.family())},
-                             {"src", syn.src.addr.ToString()},
-                             {"dst", syn.dst.addr.ToString()},
-                             {"sport", syn.src.port},
-                             {"dport", syn.dst.port},
-                             {"expected", matched.has_value()}};
+                                     {"time", TimestampSeconds(time)},
+                                     {"family", FamilyName(syn.family())},
+                                     {"src", syn.src.addr.ToString()},
+                                     {"dst", syn.dst.addr.ToString()},
+                                     {"sport", syn.src.port},
+                                     {"dport", syn.dst.port},
+                                     {"expected", matched.has_value()}};
       if (matched) {
         line["cause"] = ExpectCauseName(matched->cause);
         line["master"] = TupleToJson(matched->master);
@@ -54,6 +54,142 @@ class Output {
   std::ostream* report_;
 };
 
+// One replay: the capture, the engine with its simulated expectation table, and the outputs.
+class Replay {
+ public:
+  Replay(const ReplayOptions& options, CaptureReader& reader, CaptureWriter* writer,
+         std::ostream* events, std::ostream* report)
+      : reader_(reader),
+        writer_(writer),
+        events_(events),
+        report_(report),
+        nat_(options.snat, options.dnat, options.control_ports),
+        table_(static_cast<Timestamp>(options.engine.policy.expectation_timeout_seconds) *
+                   kNanosPerSecond,
+               /*max_entries=*/1u << 20),
+        engine_(EngineWithShifts(options.engine), table_),
+        output_(events, report) {}
+
+  void Run() {
+    while (auto record = reader_.Next()) {
+      ++totals_.records;
+      last_time_ = record->time;
+      HandleRecord(*record);
+    }
+    if (!reader_.error().empty() && report_ != nullptr) {
+      // A truncated last record is common in captures cut short; what was read still counts.
+      *report_ << "warning: " << reader_.error() << '\n';
+    }
+  }
+
+  void Summarize() const;
+  const ReplayTotals& totals() const { return totals_; }
+
+ private:
+  static EngineConfig EngineWithShifts(EngineConfig config) {
+    config.shift_sequence_numbers = true;  // no kernel here to do it
+    return config;
+  }
+
+  void HandleRecord(const CaptureRecord& record);
+  void HandleDataSyn(const CaptureRecord& record, const Tuple& syn);
+  void HandleControlPacket(const CaptureRecord& record, std::span<const uint8_t> ip_packet,
+                           const ClassifiedPacket& classified);
+  void ExpireSessions(Timestamp now);
+  void Forward(const CaptureRecord& record) {
+    if (writer_ != nullptr) writer_->Write(record);
+  }
+
+  CaptureReader& reader_;
+  CaptureWriter* writer_;
+  std::ostream* events_;
+  std::ostream* report_;
+  const NatDescription nat_;
+  SimulatedExpectationTable table_;
+  Engine engine_;
+  Output output_;
+  ReplayTotals totals_;
+  Timestamp last_time_ = 0;
+  Timestamp last_sweep_ = 0;
+};
+
+void Replay::HandleRecord(const CaptureRecord& record) {
+  if (!record.has_ip) return Forward(record);
+  const auto ip_packet = record.frame.subspan(record.ip_offset);
+  const TcpPacketResult parsed = ParseTcpPacket(ip_packet);
+  if (!parsed.ok()) return Forward(record);
+  table_.SetTime(record.time);
+  const TcpPacketView& view = parsed.view;
+  auto classified = nat_.Classify(view.tuple);
+  if (!classified) {
+    // A connection's first SYN: was it predicted?
+    if (view.HasFlag(tcp_flags::kSyn) && !view.HasFlag(tcp_flags::kAck)) {
+      HandleDataSyn(record, view.tuple);
+    }
+    return Forward(record);
+  }
+  HandleControlPacket(record, ip_packet, *classified);
+}
+
+void Replay::HandleDataSyn(const CaptureRecord& record, const Tuple& syn) {
+  ++totals_.data_connections;
+  auto matched = table_.Consume(syn);
+  if (matched) ++totals_.data_connections_expected;
+  output_.EmitData(record.time, syn, matched);
+}
+
+void Replay::HandleControlPacket(const CaptureRecord& record, std::span<const uint8_t> ip_packet,
+                                 const ClassifiedPacket& classified) {
+  ++totals_.control_packets;
+  ExpireSessions(record.time);
+  PacketInput input;
+  input.packet = ip_packet;
+  input.time = record.time;
+  input.control = classified.control;
+  input.direction = classified.direction;
+  Decision decision = engine_.Process(input);
+  for (const Event& event : decision.events) output_.Emit(event);
+  if (writer_ == nullptr) return;
+  if (decision.modified) {
+    writer_->Write(record, decision.packet);
+  } else {
+    writer_->Write(record);
+  }
+}
+
+// Sweeps idle and closed sessions at most once a second of capture time (and when the capture's
+// clock goes backwards), before the control packet that brings the time forward.
+void Replay::ExpireSessions(Timestamp now) {
+  if (now - last_sweep_ < kNanosPerSecond && now >= last_sweep_) return;
+  last_sweep_ = now;
+  std::vector<Event> expired;
+  engine_.Expire(now, &expired);
+  for (const Event& event : expired) output_.Emit(event);
+}
+
+void Replay::Summarize() const {
+  const Counters& c = engine_.counters();
+  if (events_ != nullptr) {
+    nlohmann::ordered_json summary = {
+        {"event", "summary"},
+        {"time", TimestampSeconds(last_time_)},
+        {"records", totals_.records},
+        {"control_packets", totals_.control_packets},
+        {"data_connections", totals_.data_connections},
+        {"data_connections_expected", totals_.data_connections_expected},
+        {"sessions_open", engine_.session_count()},
+        {"counters", CountersToJson(c)}};
+    *events_ << JsonLine(summary) << '\n';
+  }
+  if (report_ != nullptr) {
+    *report_ << "summary: " << totals_.records << " packets, " << totals_.control_packets
+             << " on control connections; " << c.Get(Counter::kRewrites) << " rewrites, "
+             << c.Get(Counter::kExpectations) << " expectations, " << c.Get(Counter::kRefusals)
+             << " refusals; " << totals_.data_connections_expected << " of "
+             << totals_.data_connections << " data connections predicted\n";
+  }
+}
+
 }  // namespace
 
 int RunReplay(const ReplayOptions& options, std::ostream* events, std::ostream* report,
@@ -65,87 +201,11 @@ int RunReplay(const ReplayOptions& options, std::ostream* events, std::ostream* 
     writer = CaptureWriter::Open(*reader, options.write_path, error);
     if (!writer) return kExitBadInput;
   }
-
-  const NatDescription nat(options.snat, options.dnat, options.control_ports);
-  SimulatedExpectationTable table(
-      static_cast<Timestamp>(options.engine.policy.expectation_timeout_seconds) * kNanosPerSecond,
-      /*max_entries=*/1u << 20);
-  EngineConfig config = options.engine;
-  config.shift_sequence_numbers = true;  // no kernel here to do it
-  Engine engine(config, table);
-  Output output(events, report);
-  ReplayTotals local;
-  Timestamp last_time = 0;
-
-  while (auto record = reader->Next()) {
-    ++local.records;
-    last_time = record->time;
-    if (!record->has_ip) {
-      if (writer) writer->Write(*record);
-      continue;
-    }
-    const auto ip_packet = record->frame.subspan(record->ip_offset);
-    const TcpPacketResult parsed = ParseTcpPacket(ip_packet);
-    if (!parsed.ok()) {
-      if (writer) writer->Write(*record);
-      continue;
-    }
-    table.SetTime(record->time);
-    const TcpPacketView& view = parsed.view;
-    auto classified = nat.Classify(view.tuple);
-    if (!classified) {
-      // A connection's first SYN: was it predicted?
-      if (view.HasFlag(tcp_flags::kSyn) && !view.HasFlag(tcp_flags::kAck)) {
-        ++local.data_connections;
-        auto matched = table.Consume(view.tuple);
-        if (matched) ++local.data_connections_expected;
-        output.EmitData(record->time, view.tuple, matched);
-      }
-      if (writer) writer->Write(*record);
-      continue;
-    }
-    ++local.control_packets;
-    PacketInput input;
-    input.packet = ip_packet;
-    input.time = record->time;
-    input.control = classified->control;
-    input.direction = classified->direction;
-    Decision decision = engine.Process(input);
-    for (const Event& event : decision.events) output.Emit(event);
-    if (writer) {
-      if (decision.modified) {
-        writer->Write(*record, decision.packet);
-      } else {
-        writer->Write(*record);
-      }
-    }
-  }
-  if (!reader->error().empty()) {
-    // A truncated last record is common in captures cut short; what was read still counts.
-    if (report != nullptr) *report << "warning: " << reader->error() << '\n';
-  }
+  Replay replay(options, *reader, writer.get(), events, report);
+  replay.Run();
   if (writer && !writer->Close(error)) return kExitBadInput;
-
-  if (events != nullptr) {
-    nlohmann::ordered_json summary = {{"event", "summary"},
-                              {"time", TimestampSeconds(last_time)},
-                              {"records", local.records},
-                              {"control_packets", local.control_packets},
-                              {"data_connections", local.data_connections},
-                              {"data_connections_expected", local.data_connections_expected},
-                              {"sessions_open", engine.session_count()},
-                              {"counters", CountersToJson(engine.counters())}};
-    *events << JsonLine(summary) << '\n';
-  }
-  if (report != nullptr) {
-    const Counters& c = engine.counters();
-    *report << "summary: " << local.records << " packets, " << local.control_packets
-            << " on control connections; " << c.Get(Counter::kRewrites) << " rewrites, "
-            << c.Get(Counter::kExpectations) << " expectations, " << c.Get(Counter::kRefusals)
-            << " refusals; " << local.data_connections_expected << " of "
-            << local.data_connections << " data connections predicted\n";
-  }
-  if (totals != nullptr) *totals = local;
+  replay.Summarize();
+  if (totals != nullptr) *totals = replay.totals();
   return kExitOk;
 }
 

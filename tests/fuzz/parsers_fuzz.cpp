@@ -6,6 +6,7 @@
 #include "ftpalg/eprt_command.h"
 #include "ftpalg/ftp_command.h"
 #include "ftpalg/ftp_reply.h"
+#include "ftpalg/lprt_command.h"
 #include "ftpalg/port_command.h"
 
 namespace {
@@ -39,6 +40,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto again = ftpalg::ParseEprtArgument(rebuilt, family);
       if (!again.ok() || again.value.endpoint != eprt.value.endpoint) std::abort();
     }
+  }
+  for (ftpalg::Family family : {ftpalg::Family::kIpv4, ftpalg::Family::kIpv6}) {
+    auto lprt = ftpalg::ParseLprtArgument(text, family);
+    CheckSpan(lprt, text);
+    if (lprt.ok()) {
+      auto again =
+          ftpalg::ParseLprtArgument(ftpalg::FormatLongHostPort(lprt.value.endpoint), family);
+      if (!again.ok() || again.value.endpoint != lprt.value.endpoint) std::abort();
+    }
+    CheckSpan(ftpalg::Parse228Reply(text, family), text);
   }
   auto epsv = ftpalg::Parse229Reply(text);
   if (epsv.ok() && (epsv.value.begin > epsv.value.end || epsv.value.end > text.size())) {

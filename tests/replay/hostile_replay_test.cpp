@@ -179,6 +179,19 @@ std::vector<ReplayProbe> Probes() {
       {"EprtLowPort", Snat4,
        Active("EPRT |1|192.0.2.2|1025|\r\n", "EPRT |1|192.0.2.2|22|\r\n", Ep("192.0.2.2", 22)),
        "refuse", "low-port", "refused_low_port", "eprt-low-port"});
+  // RFC 1639 long forms: the same rules as PORT/227.
+  p.push_back({"LprtBounce", Snat4,
+               Active("LPRT 4,4,192,0,2,2,2,4,1\r\n", "LPRT 4,4,203,0,113,9,2,4,1\r\n",
+                      Ep("203.0.113.9", 1025)),
+               "refuse", "bounce", "refused_bounce", ""});
+  p.push_back(
+      {"LprtLowPort", Snat4,
+       Active("LPRT 4,4,192,0,2,2,2,4,1\r\n", "LPRT 4,4,192,0,2,2,2,0,22\r\n", Ep("192.0.2.2", 22)),
+       "refuse", "low-port", "refused_low_port", ""});
+  p.push_back({"Unsolicited228FromPublishedServer", Dnat4, PublishedPassive([](CaptureScript& ftp) {
+                 ftp.Server("228 Entering Long Passive Mode (4,4,192,0,2,10,2,195,80)\r\n");
+               }),
+               "refuse", "unpaired", "refused_unpaired", ""});
   p.push_back({"Unsolicited227FromPublishedServer", Dnat4,
                PublishedPassive([](CaptureScript& ftp) { ftp.Server(kPub227); }), "refuse",
                "unpaired", "refused_unpaired", "unsolicited-227-dnat"});

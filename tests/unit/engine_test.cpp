@@ -16,6 +16,14 @@ EngineConfig ReplayConfig() {
   return config;
 }
 
+// A second control connection through the same gateway: Masqueraded() from another client port.
+ControlConnection AnotherMasqueradedClient() {
+  ControlConnection control = Masqueraded();
+  control.original.src.port = 40001;
+  control.reply.dst.port = 40001;
+  return control;
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   RecordingInstaller installer;
@@ -455,16 +463,53 @@ TEST_F(EngineTest, IdleSessionExpiresByTheInjectedClock) {
   EXPECT_EQ(engine.counters().Get(Counter::kSessionsExpired), 1u);
 }
 
+// The session-end of an idle session belongs to no packet: it comes from Expire(), never inside
+// the Decision of another connection's packet that happens to arrive later.
+TEST_F(EngineTest, ExpiredSessionsEventsDoNotRideInAnotherPacketsDecision) {
+  EngineConfig config = ReplayConfig();
+  config.session_idle_timeout = 60 * kNanosPerSecond;
+  Engine engine(config, installer);
+  Conversation idle(engine, Masqueraded());
+  idle.Handshake();
+  Conversation other(engine, AnotherMasqueradedClient());
+  other.now = idle.now + 61 * kNanosPerSecond;
+  const Decision decision = other.Send(Direction::kOriginal, "", tcp_flags::kSyn);
+  EXPECT_TRUE(decision.events.empty());
+  EXPECT_EQ(engine.session_count(), 2u);
+  std::vector<Event> events;
+  engine.Expire(other.now, &events);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, EventType::kSessionEnd);
+  EXPECT_EQ(engine.session_count(), 1u);
+}
+
+// The conntrack zone comes with each packet (PacketInput::control) and stays with what the
+// session installed, so that a withdrawal from the timer, with no packet at hand, names the zone
+// the expectation was created in (the installer keeps no "current zone").
+TEST_F(EngineTest, ExpectationsCarryTheirControlConnectionsZone) {
+  Engine engine(ReplayConfig(), installer);
+  ControlConnection zoned = Masqueraded();
+  zoned.zone = 7;
+  Conversation ftp(engine, zoned);
+  ftp.Handshake();
+  ftp.Login();
+  ftp.Client("PORT 192,0,2,2,4,1\r\n");
+  ASSERT_EQ(installer.installed.size(), 1u);
+  EXPECT_EQ(installer.installed[0].zone, 7);
+  ftp.Send(Direction::kOriginal, "", tcp_flags::kFin | tcp_flags::kAck);
+  ftp.Send(Direction::kReply, "", tcp_flags::kFin | tcp_flags::kAck);
+  engine.Expire(ftp.now + 11 * kNanosPerSecond);
+  ASSERT_EQ(installer.removed.size(), 1u);
+  EXPECT_EQ(installer.removed[0].zone, 7);
+}
+
 TEST_F(EngineTest, SessionTableIsBounded) {
   EngineConfig config = ReplayConfig();
   config.max_sessions = 1;
   Engine engine(config, installer);
   Conversation first(engine, Masqueraded());
   first.Handshake();
-  ControlConnection other = Masqueraded();
-  other.original.src.port = 40001;
-  other.reply.dst.port = 40001;
-  Conversation second(engine, other);
+  Conversation second(engine, AnotherMasqueradedClient());
   Decision d = second.Send(Direction::kOriginal, "", tcp_flags::kSyn);
   EXPECT_EQ(engine.session_count(), 1u);
   ASSERT_EQ(d.events.size(), 1u);

@@ -7,11 +7,13 @@
 
 #include "framing_test_util.h"
 #include "ftpalg/ftp_command.h"
+#include "host_port_test_util.h"
 
 namespace ftpalg {
 namespace {
 
 using test_util::AsGivenAndFramed;
+using test_util::ExpectHostPort;
 using test_util::FramedOnce;
 
 // A PORT argument as given, and as the engine gets it: "PORT <argument>" framed byte by byte,
@@ -52,10 +54,7 @@ TEST(PortArgumentTest, ValidForms) {
     for (const std::string& argument : PortArguments(c.text)) {
       SCOPED_TRACE(argument);
       const HostPortResult result = ParsePortArgument(argument);
-      ASSERT_TRUE(result.ok()) << ParseErrorName(result.error);
-      EXPECT_EQ(result.value.endpoint, c.endpoint);
-      EXPECT_EQ(result.value.begin, c.begin);
-      EXPECT_EQ(result.value.end, c.end);
+      ExpectHostPort(result, c.endpoint, c.begin, c.end);
     }
   }
 }
@@ -151,10 +150,7 @@ TEST(Reply227Test, ValidForms) {
     for (const std::string& line : AsGivenAndFramed(c.text)) {
       SCOPED_TRACE(line);
       const HostPortResult result = Parse227Reply(line);
-      ASSERT_TRUE(result.ok()) << ParseErrorName(result.error);
-      EXPECT_EQ(result.value.endpoint, c.endpoint);
-      EXPECT_EQ(result.value.begin, c.begin);
-      EXPECT_EQ(result.value.end, c.end);
+      ExpectHostPort(result, c.endpoint, c.begin, c.end);
     }
   }
 }

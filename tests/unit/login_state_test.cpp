@@ -1,0 +1,61 @@
+#include "ftpalg/login_state.h"
+
+#include <gtest/gtest.h>
+
+namespace ftpalg {
+namespace {
+
+AnsweredCommand Answering(CommandVerb verb, bool paired = true) {
+  AnsweredCommand answered;
+  answered.command.verb = verb;
+  answered.paired = paired;
+  return answered;
+}
+
+TEST(LoginStateTest, HandshakeWaitsForGreetingMidStreamIsLoggedIn) {
+  const PolicyConfig policy;
+  EXPECT_EQ(InitialLoginState(true, policy), LoginState::kAwaitingGreeting);
+  EXPECT_EQ(InitialLoginState(false, policy), LoginState::kLoggedIn);
+  PolicyConfig no_check;
+  no_check.require_login = false;
+  EXPECT_EQ(InitialLoginState(true, no_check), LoginState::kLoggedIn);
+}
+
+TEST(LoginStateTest, GreetingIs220Only) {
+  EXPECT_EQ(LoginAfterGreeting(220), LoginState::kAwaitingLogin);
+  EXPECT_EQ(LoginAfterGreeting(120), LoginState::kAwaitingGreeting);
+  EXPECT_EQ(LoginAfterGreeting(230), LoginState::kAwaitingGreeting);
+}
+
+TEST(LoginStateTest, Only230AnsweringUserPassOrAcctLogsIn) {
+  const PolicyConfig policy;
+  const LoginState waiting = LoginState::kAwaitingLogin;
+  for (CommandVerb verb : {CommandVerb::kUser, CommandVerb::kPass, CommandVerb::kAcct}) {
+    EXPECT_EQ(LoginAfterReply(waiting, 230, Answering(verb), policy), LoginState::kLoggedIn);
+  }
+  EXPECT_EQ(LoginAfterReply(waiting, 230, Answering(CommandVerb::kOther), policy), waiting);
+  EXPECT_EQ(LoginAfterReply(waiting, 230, Answering(CommandVerb::kPass, false), policy), waiting);
+  EXPECT_EQ(LoginAfterReply(waiting, 530, Answering(CommandVerb::kPass), policy), waiting);
+}
+
+TEST(LoginStateTest, ReinLogsOut) {
+  PolicyConfig policy;
+  const LoginState in = LoginState::kLoggedIn;
+  EXPECT_EQ(LoginAfterReply(in, 220, Answering(CommandVerb::kRein), policy),
+            LoginState::kAwaitingLogin);
+  EXPECT_EQ(LoginAfterReply(in, 500, Answering(CommandVerb::kRein), policy), in);
+  policy.require_login = false;
+  EXPECT_EQ(LoginAfterReply(in, 220, Answering(CommandVerb::kRein), policy), in);
+}
+
+TEST(LoginStateTest, ChecksApplyOnlyBeforeLoginAndWhenRequired) {
+  PolicyConfig policy;
+  EXPECT_TRUE(BeforeLogin(LoginState::kAwaitingGreeting, policy));
+  EXPECT_TRUE(BeforeLogin(LoginState::kAwaitingLogin, policy));
+  EXPECT_FALSE(BeforeLogin(LoginState::kLoggedIn, policy));
+  policy.require_login = false;
+  EXPECT_FALSE(BeforeLogin(LoginState::kAwaitingLogin, policy));
+}
+
+}  // namespace
+}  // namespace ftpalg
