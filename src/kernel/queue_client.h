@@ -54,8 +54,10 @@ class QueueClient {
   // process holding the queue, missing CAP_NET_ADMIN, a kernel without nfnetlink_queue or without
   // its conntrack glue.
   KernelStatus Open(const QueueOptions& options);
-  // Unbinds (best effort) and closes. Packets still waiting are then let through by the kernel
-  // (the helper's verdict carries the bypass flag when no process listens).
+  // Closes the socket, which unbinds the queue. Packets still waiting for a verdict are dropped
+  // by the kernel (the queue instance is destroyed and flushed with NF_DROP: nfqnl_flush); later
+  // packets bypass the queue (the helper hook's verdict carries the bypass flag) until a process
+  // binds it again. TCP resends what was dropped.
   void Close();
 
   bool is_open() const { return socket_.is_open(); }
