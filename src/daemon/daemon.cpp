@@ -57,7 +57,7 @@ class Daemon::Impl {
  public:
   Impl(int argc, const char* const* argv, DaemonConfig config)
       : argc_(argc), argv_(argv), config_(std::move(config)),
-        log_(config_.log_format == "text" ? Log::Format::kText : Log::Format::kJson),
+        log_(config_.LogFormat()),
         installer_(expectations_, log_), engine_(config_.engine, installer_) {}
 
   int Run();
@@ -245,7 +245,7 @@ void Daemon::Impl::Reload() {
     fresh.metrics_listen = config_.metrics_listen;
   }
   config_ = fresh;
-  log_.set_format(config_.log_format == "text" ? Log::Format::kText : Log::Format::kJson);
+  log_.set_format(config_.LogFormat());
   engine_.Reconfigure(config_.engine);
   registration_.policy.expect_max =
       static_cast<uint32_t>(config_.engine.policy.max_pending_expectations);
