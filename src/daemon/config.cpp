@@ -47,7 +47,8 @@ void Describe(CLI::App& app, DaemonConfig* config, settings::EngineOptions* engi
 void Apply(const settings::EngineOptions& engine_options, DaemonConfig* config) {
   engine_options.Apply(&config->engine);
   config->deprecation_notice = engine_options.DeprecationNotice();
-  // The kernel shifts sequence numbers on a live gateway (verdicts carry the conntrack).
+  // The kernel shifts sequence numbers on a live gateway (nf_ct_seqadj, which the daemon sets over
+  // ctnetlink from each decision's seq_adjustment).
   config->engine.shift_sequence_numbers = false;
 }
 
