@@ -1,5 +1,10 @@
 """Check one inside/outside capture pair with tshark and emit two manifest records."""
-import argparse, ipaddress, json, re, subprocess, sys
+import argparse
+import ipaddress
+import json
+import re
+import subprocess
+import sys
 
 ap = argparse.ArgumentParser()
 for a in ("topology", "family", "mode", "base", "nat", "inside", "outside", "in_client", "in_server",
@@ -9,11 +14,14 @@ ap.add_argument("--duration", type=float, required=True)
 A = ap.parse_args()
 errors = []
 
+
 def norm(a):
     return str(ipaddress.ip_address(a)) if a else ""
 
+
 def truthy(v):
     return v in ("1", "True", "true")
+
 
 def tshark(path, fields, dfilter):
     cmd = ["tshark", "-n", "-r", path, "-Y", dfilter, "-T", "fields", "-E", "separator=\t",
@@ -28,12 +36,14 @@ def tshark(path, fields, dfilter):
         rows.append(dict(zip(fields, parts)))
     return rows
 
+
 F = ["frame.number", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.stream", "tcp.srcport",
      "tcp.dstport", "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin", "tcp.flags.reset",
      "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.payload"]
 
 FTPF = ["ftp.active.cip", "ftp.passive.ip", "ftp.eprt.ip", "ftp.eprt.ipv6", "ftp.active.port",
         "ftp.passive.port", "ftp.eprt.port", "ftp.epsv.port"]
+
 
 def load(path, client, server):
     """One tshark pass per file: TCP fields of every frame plus Wireshark's own FTP fields."""
@@ -78,6 +88,7 @@ def load(path, client, server):
         side[d + "_fin"] = any(sel(p) and p["fin"] for p in ctrl)
     return side
 
+
 def announcements(side):
     out = []
     for line in side["c2s"]:
@@ -97,6 +108,7 @@ def announcements(side):
         if m:
             out.append(dict(kind="229", line=line, addr=None, port=int(m.group(2))))
     return out
+
 
 ins = load(A.inside, norm(A.in_client), norm(A.in_server))
 outs = load(A.outside, norm(A.out_client), norm(A.out_server))
@@ -127,7 +139,8 @@ for name, s in (("inside", ins), ("outside", outs)):
     for a, p in zip(ann, s["data_syn"]):
         want = (s["server"], s["client"]) if active else (s["client"], s["server"])
         if (p["src"], p["dst"]) != want or p["dport"] != a["port"]:
-            errors.append(f"{tag}: data SYN {p['src']}:{p['sport']} -> {p['dst']}:{p['dport']} does not match '{a['line']}' ({want[0]} -> {want[1]}:{a['port']})")
+            errors.append(f"{tag}: data SYN {p['src']}:{p['sport']} -> {p['dst']}:{p['dport']} "
+                          f"does not match '{a['line']}' ({want[0]} -> {want[1]}:{a['port']})")
     codes = [l[:3] for l in s["s2c"]]
     if codes.count("226") != 2 or "230" not in codes or "221" not in codes:
         errors.append(f"{tag}: replies {codes} lack 230 / two 226 / 221")
@@ -139,7 +152,8 @@ for name, s in (("inside", ins), ("outside", outs)):
         errors.append(f"{tag}: {len(s['rst'])} RST segments")
 
 if ins["packets"] != outs["packets"]:
-    errors.append(f"{A.base}: {ins['packets']} packets inside but {outs['packets']} outside (every packet should be forwarded once)")
+    errors.append(f"{A.base}: {ins['packets']} packets inside but {outs['packets']} outside "
+                  "(every packet should be forwarded once)")
 
 # inside vs outside: same control text except the announcement lines
 rewrites = []
@@ -166,7 +180,10 @@ for d in ("c2s", "s2c"):
     si, so = ins[d + "_segs"], outs[d + "_segs"]
     seqd = [(o["seq"] - i["seq"]) % 2**32 for i, o in zip(si, so)]
     ackd = [(o["ackn"] - i["ackn"]) % 2**32 for i, o in zip(si, so)]
-    rel = lambda v: [((x - v[0] + 2**31) % 2**32) - 2**31 for x in v] if v else []
+
+    def rel(v):
+        return [((x - v[0] + 2**31) % 2**32) - 2**31 for x in v] if v else []
+
     def runs(v):
         r = []
         for x in v:

@@ -7,11 +7,15 @@ import ipaddress
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.__main__ import main
 _make_eport = FTPHandler._make_eport
+
+
 def make_eport_canonical(self, ip, port):
     try:
         ip = str(ipaddress.ip_address(ip))
     except ValueError:
         pass
     return _make_eport(self, ip, port)
+
+
 FTPHandler._make_eport = make_eport_canonical
 main()

@@ -3,7 +3,8 @@
 Called by scripts/make-captures.sh with the records file, the staging directory, the gateway rules
 and the software versions to name.
 """
-import json, sys
+import json
+import sys
 records_path, stage, rules_snat, rules_dnat, kernel, curl_sw, ftpd_sw, tcpdump_v, tshark_v, secs = sys.argv[1:11]
 recs = [json.loads(l) for l in open(records_path)]
 manifest = []
@@ -15,8 +16,10 @@ with open(f"{stage}/captures.json", "w") as fh:
     json.dump(manifest, fh, indent=2)
     fh.write("\n")
 
+
 def cell(s):
     return s.replace("|", "\\|")
+
 
 L = []
 w = L.append
@@ -93,7 +96,8 @@ w("")
 w("| file | mode | side | client | server | data conns | packets | nat (ALG option) |")
 w("|---|---|---|---|---|---|---|---|")
 for r in recs:
-    w(f"| `{r['file']}` | {r['mode']} | {r['side']} | {r['client']} | {r['server']} | {r['data_connections']} | {r['packets']} | `{r['nat']}` |")
+    w(f"| `{r['file']}` | {r['mode']} | {r['side']} | {r['client']} | {r['server']} "
+      f"| {r['data_connections']} | {r['packets']} | `{r['nat']}` |")
 w("")
 w("## What the kernel changed (inside -> outside)")
 w("")
@@ -120,7 +124,8 @@ for r in recs:
     w("- announced ports: " + ("kept by the kernel" if kept else "changed by the kernel: " + ", ".join(
         f"{a['port']} -> {b['port']}" for a, b in zip(r["announced"], o["announced"]))))
     sh = r["control_shift"]
-    w(f"- seq shift c2s {sh['c2s']['seq']}, ack shift s2c {sh['s2c']['ack']}; seq shift s2c {sh['s2c']['seq']}, ack shift c2s {sh['c2s']['ack']}")
+    w(f"- seq shift c2s {sh['c2s']['seq']}, ack shift s2c {sh['s2c']['ack']}; "
+      f"seq shift s2c {sh['s2c']['seq']}, ack shift c2s {sh['c2s']['ack']}")
     w("")
 w("## Manifest (`captures.json`)")
 w("")
