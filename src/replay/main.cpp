@@ -1,13 +1,15 @@
 // ftp-alg-replay: the ftp-alg engine over a capture file.
 #include <CLI/CLI.hpp>
-
+#include <exception>
 #include <fstream>
 #include <iostream>
 
 #include "replay/replay.h"
 #include "settings/engine_options.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int RunTool(int argc, char** argv) {
   using ftpalg::replay::ReplayOptions;
   ReplayOptions options;
   std::string events_path;
@@ -23,7 +25,8 @@ int main(int argc, char** argv) {
       "and reports every decision."};
   app.add_option("capture", options.input_path, "capture file to read")->required();
   app.add_option("-w,--write", options.write_path, "write the rewritten capture here (pcap)");
-  app.add_option("-e,--events", events_path, "write JSON lines of every decision here ('-' = stdout)");
+  app.add_option("-e,--events", events_path,
+                 "write JSON lines of every decision here ('-' = stdout)");
   app.add_option("--snat", snat_rules,
                  "inside clients leave as a public address: PREFIX/LEN=PUBLIC "
                  "(e.g. 192.0.2.0/24=198.51.100.1); repeatable");
@@ -75,4 +78,19 @@ int main(int argc, char** argv) {
   const int status = ftpalg::replay::RunReplay(options, events, report, nullptr, &error);
   if (status != 0) std::cerr << "ftp-alg-replay: " << error << '\n';
   return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Wire data never throws (the replay reports it); what can is the setup around it (CLI11 while
+  // the options are described, allocation). Report it in one line instead of std::terminate.
+  try {
+    return RunTool(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "ftp-alg-replay: " << error.what() << '\n';
+  } catch (...) {
+    std::cerr << "ftp-alg-replay: unexpected error\n";
+  }
+  return 1;
 }
