@@ -20,7 +20,8 @@ struct QueueOptions {
   uint16_t queue_num = 0;
   uint32_t copy_range = 0xffff;  // whole packets: the engine rewrites them
   uint32_t max_len = 1024;       // packets waiting in the kernel for a verdict
-  // NFQA_CFG_F_CONNTRACK: NFQA_CT with every packet, and sequence adjustment after rewrites.
+  // NFQA_CFG_F_CONNTRACK: NFQA_CT with every packet, naming the connection whose expectations and
+  // sequence adjustment (set over ctnetlink after a length-changing rewrite) the daemon changes.
   bool conntrack = true;
   // Without conntrack glue the daemon cannot rewrite lengths safely: refuse to run unless the
   // caller accepts a degraded queue.
