@@ -23,6 +23,8 @@ PACKAGES=(
   qemu-system-x86 busybox-static kmod cpio file
   # benchmarks: the live benchmark's plot (bench/run-live.sh)
   gnuplot-nox
+  # linters for the project's Python (tests/lint/python-lint.sh, CTest lint_python)
+  python3-pyflakes python3-pycodestyle
 )
 
 missing=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, builds three ways and runs
-#   1. every CTest label (unit, replay, fuzz corpus replay, vm) on the normal build,
+#   1. every CTest label (unit, replay, fuzz corpus replay, vm, lint) on the normal build,
 #   2. unit + replay + fuzz corpus under AddressSanitizer and UndefinedBehaviorSanitizer,
 #   3. a short libFuzzer smoke run of every fuzz target (clang).
 # Usage: scripts/test.sh [ctest arguments for step 1, e.g. -L unit]

@@ -47,7 +47,7 @@ struct PacketInput {
   std::span<const uint8_t> packet;  // starts at the IP header
   Timestamp time = 0;
   // The control connection as conntrack has it, and the packet's direction (live gateway). Without
-  // them (replay), the caller passes them from its NAT description; see ReplaySide.
+  // them (replay), the caller derives them from its NAT description (NatDescription::Classify).
   ControlConnection control;
   Direction direction = Direction::kOriginal;
 };
@@ -83,7 +83,8 @@ class Engine {
   // belong to no packet, never ride in a packet's Decision.
   void Expire(Timestamp now, std::vector<Event>* events = nullptr);
 
-  // Ends a control connection's session now (the daemon learns from conntrack that it is gone).
+  // Ends a control connection's session now, withdrawing its pending expectations. No caller yet:
+  // the daemon does not follow conntrack's destroy events, so sessions end on FIN/RST or idle.
   void EndSession(const Tuple& original, Timestamp now, std::vector<Event>* events = nullptr);
 
   // Replaces the policy and limits (SIGHUP); sessions keep their state.

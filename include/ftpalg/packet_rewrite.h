@@ -46,9 +46,11 @@ struct PacketChanges {
 // TCP checksum (pseudo-header included) are recomputed. The caller guarantees that the edits lie
 // inside the payload and that the result stays under 65535 bytes (the engine bounds both); if they
 // do not (or the view is inconsistent) the result is empty rather than a broken packet.
-// The checksums are computed afresh, so a packet that arrived corrupted would leave valid: callers
-// check TcpChecksumValid() and IpHeaderChecksumValid() before rewriting (the kernel has done so
-// before its helpers run on a live gateway).
+// The checksums are computed afresh, so a packet that arrived corrupted leaves with valid ones.
+// Neither this function nor the engine checks the incoming checksums. On a live gateway conntrack
+// has (net.netfilter.nf_conntrack_checksum, on by default, checks them at PREROUTING and marks a
+// bad packet invalid: it gets no helper and is never queued); in replay a corrupted packet that is
+// rewritten comes out with valid checksums.
 std::vector<uint8_t> RewriteTcpPacket(const TcpPacketView& view, const PacketChanges& changes);
 
 // RFC 1071: the one's complement of the one's-complement sum of `bytes` as big-endian 16-bit words

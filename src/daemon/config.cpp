@@ -4,19 +4,12 @@
 
 #include <iostream>
 
+#include "settings/engine_options.h"
+
 namespace ftpalg::daemon {
 namespace {
 
-struct Switches {
-  bool loose = false;
-  bool allow_low_ports = false;
-  bool allow_unpaired = false;
-  bool no_login_check = false;
-  bool no_tls_step_aside = false;
-  uint32_t idle_timeout_seconds = 3600;
-};
-
-void Describe(CLI::App& app, DaemonConfig* config, Switches* switches) {
+void Describe(CLI::App& app, DaemonConfig* config, settings::EngineOptions* engine_options) {
   app.description(
       "ftp-algd: FTP application-layer gateway, a userspace conntrack helper.\n"
       "Rewrites PORT/EPRT/227/229 for NAT and installs conntrack expectations for the data\n"
@@ -35,35 +28,7 @@ void Describe(CLI::App& app, DaemonConfig* config, Switches* switches) {
       ->check([](const std::string& name) {
         return (name.empty() || name.size() > 15) ? std::string("1 to 15 characters") : "";
       });
-  auto& policy = config->engine.policy;
-  app.add_option("--max-expected", policy.max_pending_expectations,
-                 "pending expectations per control connection (oldest replaced)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 255));
-  app.add_option("--expect-timeout", policy.expectation_timeout_seconds,
-                 "seconds an expectation waits for its data connection")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 86400));
-  app.add_flag("--loose", switches->loose,
-               "accept PORT/EPRT/227 naming another address than the sender's (FTP bounce!)");
-  app.add_flag("--allow-low-ports", switches->allow_low_ports, "accept data ports below 1024");
-  app.add_flag("--allow-unpaired", switches->allow_unpaired,
-               "act on 227/229 replies that answer no PASV/EPSV");
-  app.add_flag("--no-login-check", switches->no_login_check,
-               "act on PORT/EPRT before the login; do not check pre-login lines");
-  app.add_flag("--no-tls-step-aside", switches->no_tls_step_aside,
-               "keep parsing after AUTH TLS was accepted");
-  app.add_option("--max-line", config->engine.max_line_length, "longest line parsed (bytes)")
-      ->capture_default_str()
-      ->check(CLI::Range(64, 65536));
-  app.add_option("--max-sessions", config->engine.max_sessions,
-                 "control connections tracked at once")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 24));
-  app.add_option("--session-idle-timeout", switches->idle_timeout_seconds,
-                 "seconds without a packet before a session's state is dropped")
-      ->capture_default_str()
-      ->check(CLI::Range(10, 7 * 86400));
+  engine_options->AddTo(app, &config->engine);
   app.add_option("--metrics", config->metrics_listen,
                  "serve Prometheus metrics on this loopback ADDR:PORT ('' = off)")
       ->capture_default_str();
@@ -79,16 +44,11 @@ void Describe(CLI::App& app, DaemonConfig* config, Switches* switches) {
   app.set_version_flag("--version", "ftp-algd 0.1.0");
 }
 
-void Apply(const Switches& switches, DaemonConfig* config) {
-  auto& policy = config->engine.policy;
-  policy.require_same_address = !switches.loose;
-  policy.refuse_low_ports = !switches.allow_low_ports;
-  policy.require_paired_reply = !switches.allow_unpaired;
-  policy.require_login = !switches.no_login_check;
-  policy.step_aside_on_tls = !switches.no_tls_step_aside;
-  config->engine.session_idle_timeout =
-      static_cast<Timestamp>(switches.idle_timeout_seconds) * kNanosPerSecond;
-  // The kernel shifts sequence numbers on a live gateway (verdicts carry the conntrack).
+void Apply(const settings::EngineOptions& engine_options, DaemonConfig* config) {
+  engine_options.Apply(&config->engine);
+  config->deprecation_notice = engine_options.DeprecationNotice();
+  // The kernel shifts sequence numbers on a live gateway (nf_ct_seqadj, which the daemon sets over
+  // ctnetlink from each decision's seq_adjustment).
   config->engine.shift_sequence_numbers = false;
 }
 
@@ -97,8 +57,8 @@ void Apply(const Switches& switches, DaemonConfig* config) {
 ParseOutcome ParseDaemonConfig(int argc, const char* const* argv, DaemonConfig* config,
                                int* exit_code) {
   CLI::App app;
-  Switches switches;
-  Describe(app, config, &switches);
+  settings::EngineOptions engine_options;
+  Describe(app, config, &engine_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& success) {
@@ -109,7 +69,7 @@ ParseOutcome ParseDaemonConfig(int argc, const char* const* argv, DaemonConfig* 
     *exit_code = 2;
     return ParseOutcome::kExit;
   }
-  Apply(switches, config);
+  Apply(engine_options, config);
   if (auto* option = app.get_config_ptr(); option != nullptr && option->count() > 0) {
     config->config_file = option->as<std::string>();
   }
@@ -120,15 +80,15 @@ bool ReloadDaemonConfig(int argc, const char* const* argv, DaemonConfig* config,
                         std::string* error) {
   DaemonConfig fresh;
   CLI::App app;
-  Switches switches;
-  Describe(app, &fresh, &switches);
+  settings::EngineOptions engine_options;
+  Describe(app, &fresh, &engine_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Error& e) {
     *error = e.what();
     return false;
   }
-  Apply(switches, &fresh);
+  Apply(engine_options, &fresh);
   fresh.config_file = config->config_file;
   *config = fresh;
   return true;

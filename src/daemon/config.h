@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/log.h"
 #include "ftpalg/engine.h"
 
 namespace ftpalg::daemon {
@@ -21,6 +22,11 @@ struct DaemonConfig {
   bool log_packets = false;                       // debug: one line per queued packet
   bool check_only = false;                        // probe the kernel and exit
   bool release_only = false;                      // disable a registration nobody serves, exit
+  std::string deprecation_notice;  // set when a deprecated option spelling was used
+
+  Log::Format LogFormat() const {
+    return log_format == "text" ? Log::Format::kText : Log::Format::kJson;
+  }
 };
 
 enum class ParseOutcome { kRun, kExit };

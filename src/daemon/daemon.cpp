@@ -58,7 +58,7 @@ class Daemon::Impl {
       : argc_(argc),
         argv_(argv),
         config_(std::move(config)),
-        log_(config_.log_format == "text" ? Log::Format::kText : Log::Format::kJson),
+        log_(config_.LogFormat()),
         installer_(expectations_, log_),
         engine_(config_.engine, installer_) {}
 
@@ -285,7 +285,7 @@ void Daemon::Impl::Reload() {
     fresh.metrics_listen = config_.metrics_listen;
   }
   config_ = fresh;
-  log_.set_format(config_.log_format == "text" ? Log::Format::kText : Log::Format::kJson);
+  log_.set_format(config_.LogFormat());
   engine_.Reconfigure(config_.engine);
   registration_.policy.expect_max =
       static_cast<uint32_t>(config_.engine.policy.max_pending_expectations);
@@ -300,30 +300,32 @@ void Daemon::Impl::Reload() {
 std::string Daemon::Impl::Metrics() const {
   const kernel::QueueStats& q = queue_.stats();
   std::vector<ExtraMetric> extra = {
-      {"queue_packets", "packets received from the queue", false, double(q.packets)},
-      {"queue_undecodable", "queue messages that could not be read", false, double(q.undecodable)},
-      {"queue_verdict_errors", "verdicts the kernel rejected", false, double(q.verdict_errors)},
+      {"queue_packets", "packets received from the queue", false, static_cast<double>(q.packets)},
+      {"queue_undecodable", "queue messages that could not be read", false,
+       static_cast<double>(q.undecodable)},
+      {"queue_verdict_errors", "verdicts the kernel rejected", false,
+       static_cast<double>(q.verdict_errors)},
       {"queue_verdict_datagrams", "datagrams carrying verdicts (one per receive batch)", false,
-       double(q.verdict_datagrams)},
+       static_cast<double>(q.verdict_datagrams)},
       {"queue_verdict_send_failures", "verdict datagrams the socket refused", false,
-       double(q.verdict_send_failures)},
+       static_cast<double>(q.verdict_send_failures)},
       {"queue_overruns", "times the kernel could not deliver (packets passed, fail-open)", false,
-       double(q.overruns)},
+       static_cast<double>(q.overruns)},
       {"packets_without_conntrack", "queued packets without conntrack (passed unchanged)", false,
-       double(packets_without_conntrack_)},
+       static_cast<double>(packets_without_conntrack_)},
       {"packets_truncated", "queued packets copied short (passed unchanged)", false,
-       double(packets_truncated_)},
+       static_cast<double>(packets_truncated_)},
       {"expectation_install_errors", "ctnetlink errors creating expectations", false,
-       double(installer_.failures())},
+       static_cast<double>(installer_.failures())},
       {"seq_adjust_errors",
        "rewrites let through unchanged because ctnetlink refused their sequence adjustment", false,
-       double(seq_adjust_errors_)},
+       static_cast<double>(seq_adjust_errors_)},
       {"verdict_encode_errors", "verdicts that could not be encoded (packet let through unchanged)",
-       false, double(verdict_encode_errors_)},
-      {"reloads", "configuration reloads (SIGHUP)", false, double(reloads_)},
-      {"resident_bytes", "daemon resident memory", true, double(ResidentBytes())},
+       false, static_cast<double>(verdict_encode_errors_)},
+      {"reloads", "configuration reloads (SIGHUP)", false, static_cast<double>(reloads_)},
+      {"resident_bytes", "daemon resident memory", true, static_cast<double>(ResidentBytes())},
       {"session_state_bytes", "approximate heap held by session state", true,
-       double(engine_.ApproximateMemory())},
+       static_cast<double>(engine_.ApproximateMemory())},
   };
   return RenderMetrics(engine_.counters(), extra);
 }

@@ -10,9 +10,11 @@ int main(int argc, char** argv) {
       ftpalg::daemon::ParseOutcome::kExit) {
     return exit_code;
   }
+  if (!config.deprecation_notice.empty()) {
+    ftpalg::daemon::Log(config.LogFormat()).Warning(config.deprecation_notice);
+  }
   if (config.check_only || config.release_only) {
-    ftpalg::daemon::Log log(config.log_format == "text" ? ftpalg::daemon::Log::Format::kText
-                                                        : ftpalg::daemon::Log::Format::kJson);
+    ftpalg::daemon::Log log(config.LogFormat());
     return config.check_only ? ftpalg::daemon::CheckKernel(log)
                              : ftpalg::daemon::ReleaseHelper(config, log);
   }

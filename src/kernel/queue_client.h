@@ -20,7 +20,8 @@ struct QueueOptions {
   uint16_t queue_num = 0;
   uint32_t copy_range = 0xffff;  // whole packets: the engine rewrites them
   uint32_t max_len = 1024;       // packets waiting in the kernel for a verdict
-  // NFQA_CFG_F_CONNTRACK: NFQA_CT with every packet, and sequence adjustment after rewrites.
+  // NFQA_CFG_F_CONNTRACK: NFQA_CT with every packet, naming the connection whose expectations and
+  // sequence adjustment (set over ctnetlink after a length-changing rewrite) the daemon changes.
   bool conntrack = true;
   // Without conntrack glue the daemon cannot rewrite lengths safely: refuse to run unless the
   // caller accepts a degraded queue.
@@ -55,8 +56,10 @@ class QueueClient {
   // process holding the queue, missing CAP_NET_ADMIN, a kernel without nfnetlink_queue or without
   // its conntrack glue.
   KernelStatus Open(const QueueOptions& options);
-  // Unbinds (best effort) and closes. Packets still waiting are then let through by the kernel
-  // (the helper's verdict carries the bypass flag when no process listens).
+  // Closes the socket, which unbinds the queue. Packets still waiting for a verdict are dropped
+  // by the kernel (the queue instance is destroyed and flushed with NF_DROP: nfqnl_flush); later
+  // packets bypass the queue (the helper hook's verdict carries the bypass flag) until a process
+  // binds it again. TCP resends what was dropped.
   void Close();
 
   bool is_open() const { return socket_.is_open(); }

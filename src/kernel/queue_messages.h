@@ -67,7 +67,7 @@ class VerdictBatch {
  public:
   // Above this a batch is sent before the next verdict is added: well inside the socket's send
   // buffer (netlink_sendmsg refuses a datagram larger than sk_sndbuf - 32 with EMSGSIZE).
-  static constexpr size_t kMaxBytes = 64 * 1024;
+  static constexpr size_t kMaxBytes = size_t{64} * 1024;
 
   // True when a verdict carrying `packet_len` bytes would take a non-empty batch past kMaxBytes.
   bool WouldOverflow(size_t packet_len) const;

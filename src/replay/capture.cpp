@@ -144,7 +144,7 @@ std::unique_ptr<CaptureReader> CaptureReader::Open(const std::string& path, std:
     *error = path + ": not a pcap or pcapng capture (" + errbuf + ")";
     return nullptr;
   }
-  auto reader = std::unique_ptr<CaptureReader>(new CaptureReader(pcap, file));
+  auto reader = std::unique_ptr<CaptureReader>(new CaptureReader(pcap));
   if (!LinkTypeSupported(reader->link_type_)) {
     const char* name = pcap_datalink_val_to_name(reader->link_type_);
     *error = path + ": unsupported link type " + std::to_string(reader->link_type_) + " (" +
@@ -154,10 +154,9 @@ std::unique_ptr<CaptureReader> CaptureReader::Open(const std::string& path, std:
   return reader;
 }
 
-CaptureReader::CaptureReader(pcap_t* pcap, FILE* file)
-    : pcap_(pcap), file_(file), link_type_(pcap_datalink(pcap)) {}
+CaptureReader::CaptureReader(pcap_t* pcap) : pcap_(pcap), link_type_(pcap_datalink(pcap)) {}
 
-CaptureReader::~CaptureReader() { pcap_close(pcap_); }  // closes file_ too
+CaptureReader::~CaptureReader() { pcap_close(pcap_); }
 
 std::optional<CaptureRecord> CaptureReader::Next() {
   pcap_pkthdr* header = nullptr;

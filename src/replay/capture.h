@@ -38,9 +38,8 @@ class CaptureReader {
   pcap_t* handle() const { return pcap_; }
 
  private:
-  CaptureReader(pcap_t* pcap, FILE* file);
-  pcap_t* pcap_;
-  FILE* file_;  // owned by pcap once opened; kept for gzip streams
+  explicit CaptureReader(pcap_t* pcap);
+  pcap_t* pcap_;  // owns the FILE it was opened on (a gzip stream's too): pcap_close closes it
   int link_type_;
   std::string error_;
 };

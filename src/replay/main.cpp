@@ -1,12 +1,15 @@
 // ftp-alg-replay: the ftp-alg engine over a capture file.
 #include <CLI/CLI.hpp>
-
+#include <exception>
 #include <fstream>
 #include <iostream>
 
 #include "replay/replay.h"
+#include "settings/engine_options.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int RunTool(int argc, char** argv) {
   using ftpalg::replay::ReplayOptions;
   ReplayOptions options;
   std::string events_path;
@@ -14,12 +17,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> dnat_rules;
   std::vector<uint16_t> control_ports;
   bool quiet = false;
-  bool loose = false;
-  bool allow_low_ports = false;
-  bool allow_unpaired = false;
-  bool no_login_check = false;
-  bool no_tls_step_aside = false;
-  auto& policy = options.engine.policy;
+  ftpalg::settings::EngineOptions engine_options;
 
   CLI::App app{
       "Runs the ftp-alg engine over a capture (pcap or pcapng, optionally gzipped): rewrites\n"
@@ -27,7 +25,8 @@ int main(int argc, char** argv) {
       "and reports every decision."};
   app.add_option("capture", options.input_path, "capture file to read")->required();
   app.add_option("-w,--write", options.write_path, "write the rewritten capture here (pcap)");
-  app.add_option("-e,--events", events_path, "write JSON lines of every decision here ('-' = stdout)");
+  app.add_option("-e,--events", events_path,
+                 "write JSON lines of every decision here ('-' = stdout)");
   app.add_option("--snat", snat_rules,
                  "inside clients leave as a public address: PREFIX/LEN=PUBLIC "
                  "(e.g. 192.0.2.0/24=198.51.100.1); repeatable");
@@ -35,28 +34,14 @@ int main(int argc, char** argv) {
                  "an inside server published on a public address: PUBLIC:PORT=INSIDE:PORT "
                  "(e.g. 198.51.100.1:21=192.0.2.10:21, IPv6 as [addr]:port); repeatable");
   app.add_option("-p,--control-port", control_ports, "FTP control port (default 21); repeatable");
-  app.add_flag("--loose", loose, "accept PORT/EPRT/227 naming a third-party address (bounce)");
-  app.add_flag("--allow-low-ports", allow_low_ports, "accept data ports below 1024");
-  app.add_flag("--allow-unpaired", allow_unpaired, "act on 227/229 not answering PASV/EPSV");
-  app.add_flag("--no-login-check", no_login_check,
-               "act on PORT/EPRT before the login and do not check pre-login lines");
-  app.add_flag("--no-tls-step-aside", no_tls_step_aside, "keep parsing after AUTH TLS succeeded");
-  app.add_option("--max-pending", policy.max_pending_expectations,
-                 "pending expectations per control connection (oldest replaced)")
-      ->check(CLI::Range(1, 1024));
-  app.add_option("--max-line", options.engine.max_line_length, "longest line parsed, in bytes")
-      ->check(CLI::Range(64, 65536));
-  app.add_option("--expect-timeout", policy.expectation_timeout_seconds,
-                 "seconds an expectation stays pending")
-      ->check(CLI::Range(1, 86400));
+  engine_options.AddTo(app, &options.engine);
   app.add_flag("-q,--quiet", quiet, "no plain-words report on stdout");
   CLI11_PARSE(app, argc, argv);
 
-  policy.require_same_address = !loose;
-  policy.refuse_low_ports = !allow_low_ports;
-  policy.require_paired_reply = !allow_unpaired;
-  policy.require_login = !no_login_check;
-  policy.step_aside_on_tls = !no_tls_step_aside;
+  engine_options.Apply(&options.engine);
+  if (std::string notice = engine_options.DeprecationNotice(); !notice.empty()) {
+    std::cerr << "ftp-alg-replay: " << notice << '\n';
+  }
   if (!control_ports.empty()) options.control_ports = control_ports;
   std::string error;
   for (const std::string& rule : snat_rules) {
@@ -93,4 +78,19 @@ int main(int argc, char** argv) {
   const int status = ftpalg::replay::RunReplay(options, events, report, nullptr, &error);
   if (status != 0) std::cerr << "ftp-alg-replay: " << error << '\n';
   return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Wire data never throws (the replay reports it); what can is the setup around it (CLI11 while
+  // the options are described, allocation). Report it in one line instead of std::terminate.
+  try {
+    return RunTool(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "ftp-alg-replay: " << error.what() << '\n';
+  } catch (...) {
+    std::cerr << "ftp-alg-replay: unexpected error\n";
+  }
+  return 1;
 }

@@ -36,7 +36,7 @@ TEST(DaemonConfig, DefaultsKeepEveryProtectionOn) {
 
 TEST(DaemonConfig, FileAndFlagsCombineAndReloadRereadsTheFile) {
   const auto path = std::filesystem::temp_directory_path() / "ftpalg-config-test.conf";
-  std::ofstream(path) << "queue = 7\nmax-expected = 9\nloose = true\n";
+  std::ofstream(path) << "queue = 7\nmax-pending = 9\nloose = true\n";
   std::vector<std::string> args = {"ftp-algd", "--config", path.string(), "--allow-low-ports"};
   auto argv = Argv(args);
   DaemonConfig config;
@@ -47,15 +47,17 @@ TEST(DaemonConfig, FileAndFlagsCombineAndReloadRereadsTheFile) {
   EXPECT_EQ(config.engine.policy.max_pending_expectations, 9u);
   EXPECT_FALSE(config.engine.policy.require_same_address);
   EXPECT_FALSE(config.engine.policy.refuse_low_ports);
+  EXPECT_EQ(config.deprecation_notice, "");
 
-  std::ofstream(path) << "queue = 7\nmax-expected = 2\n";
+  std::ofstream(path) << "queue = 7\nmax-expected = 2\n";  // the deprecated key still works
   std::string error;
   ASSERT_TRUE(ReloadDaemonConfig(static_cast<int>(argv.size()), argv.data(), &config, &error))
       << error;
   EXPECT_EQ(config.engine.policy.max_pending_expectations, 2u);
   EXPECT_TRUE(config.engine.policy.require_same_address);
+  EXPECT_NE(config.deprecation_notice, "");
 
-  std::ofstream(path) << "max-expected = many\n";
+  std::ofstream(path) << "max-pending = many\n";
   EXPECT_FALSE(ReloadDaemonConfig(static_cast<int>(argv.size()), argv.data(), &config, &error));
   EXPECT_FALSE(error.empty());
   EXPECT_EQ(config.engine.policy.max_pending_expectations, 2u);  // unchanged
@@ -65,7 +67,8 @@ TEST(DaemonConfig, FileAndFlagsCombineAndReloadRereadsTheFile) {
 TEST(DaemonConfig, BadValuesExitWithStatusTwo) {
   for (std::vector<std::string> args :
        {std::vector<std::string>{"ftp-algd", "--helper-name", "a-name-that-is-too-long"},
-        std::vector<std::string>{"ftp-algd", "--max-expected", "0"},
+        std::vector<std::string>{"ftp-algd", "--max-pending", "0"},
+        std::vector<std::string>{"ftp-algd", "--max-pending", "256"},
         std::vector<std::string>{"ftp-algd", "--log-format", "xml"}}) {
     auto argv = Argv(args);
     DaemonConfig config;

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -50,17 +51,29 @@ std::string Describe(const std::vector<Event>& events) {
 
 using Script = std::function<void(Conversation&, bool hostile)>;
 
+// What the hostile run must report, exactly once: a refusal or a step-aside, with its reason.
+struct Report {
+  EventType event = EventType::kRefuse;
+  Reason reason = Reason::kNone;
+  std::string detail;  // the event's detail; empty: not checked
+};
+
+Report Refusal(Reason reason, std::string detail = "") {
+  return {.event = EventType::kRefuse, .reason = reason, .detail = std::move(detail)};
+}
+Report StepAside(Reason reason) {
+  return {.event = EventType::kStepAside, .reason = reason, .detail = ""};
+}
+// The hostile text is not an announcement at all: it must pass with no refusal and no step-aside.
+std::optional<Report> NoRefusalOrStepAside() { return std::nullopt; }
+
 struct Probe {
   std::string name;
   std::function<ControlConnection()> control;
-  Script script;
-  // What the hostile run must report once: a refusal or a step-aside with this reason. kNone: the
-  // hostile text is not an announcement at all and must pass with no refusal and no step-aside.
-  EventType event = EventType::kRefuse;
-  Reason reason = Reason::kNone;
-  std::string detail;  // the refusal's detail when not empty
+  Script script;  // run twice: legitimate, then hostile
+  std::optional<Report> hostile_reports;
   // The legitimate run's single expectation: where the data connection is admitted.
-  Endpoint destination;
+  Endpoint legit_admits;
 };
 
 void PrintTo(const Probe& probe, std::ostream* os) { *os << probe.name; }
@@ -151,181 +164,283 @@ std::string WithNul(std::string before, std::string after) {
 }
 
 std::vector<Probe> Probes() {
-  const EventType kRefuse = EventType::kRefuse;
-  const EventType kAside = EventType::kStepAside;
   std::vector<Probe> p;
 
   // 1. Bounce (RFC 2577 3) and privileged ports.
-  p.push_back({"PortBounceToThirdParty", Masq4, Active(kPort, "PORT 203,0,113,9,4,1\r\n"), kRefuse,
-               Reason::kBounce, "203.0.113.9", MasqPort()});
-  p.push_back({"PortBounceToTheServer", Masq4, Active(kPort, "PORT 198,51,100,2,4,1\r\n"), kRefuse,
-               Reason::kBounce, "198.51.100.2", MasqPort()});
-  p.push_back({"PortToTheGatewaysPublicAddress", Masq4, Active(kPort, "PORT 198,51,100,1,4,1\r\n"),
-               kRefuse, Reason::kBounce, "198.51.100.1", MasqPort()});
-  p.push_back({"EprtBounceToThirdParty", Masq4,
-               Active("EPRT |1|192.0.2.2|1025|\r\n", "EPRT |1|203.0.113.9|1025|\r\n"), kRefuse,
-               Reason::kBounce, "203.0.113.9", MasqPort()});
-  p.push_back({"EprtIpv6BounceToAnotherInsideHost", Masq6,
-               Active("EPRT |2|2001:db8:1::2|1025|\r\n", "EPRT |2|2001:db8:1::99|1025|\r\n"),
-               kRefuse, Reason::kBounce, "2001:db8:1::99", Masq6Port()});
-  p.push_back({"Reply227NamingAnotherInsideHost", Pub4,
-               Passive("PASV\r\n", kPub227, "PASV\r\n",
-                       "227 Entering Passive Mode (192,0,2,11,195,80).\r\n"),
-               kRefuse, Reason::kBounce, "192.0.2.11", PubPasv()});
-  p.push_back({"Reply227NamingTheClient", Pub4,
-               Passive("PASV\r\n", kPub227, "PASV\r\n",
-                       "227 Entering Passive Mode (198,51,100,2,195,80).\r\n"),
-               kRefuse, Reason::kBounce, "198.51.100.2", PubPasv()});
-  p.push_back({"PortToPrivilegedPort", Masq4, Active(kPort, "PORT 192,0,2,2,0,22\r\n"), kRefuse,
-               Reason::kLowPort, "22", MasqPort()});
-  p.push_back({"PortToPort1023", Masq4,
-               Active("PORT 192,0,2,2,4,0\r\n", "PORT 192,0,2,2,3,255\r\n"), kRefuse,
-               Reason::kLowPort, "1023", Ep("198.51.100.1", 1024)});
-  p.push_back({"EprtToPrivilegedPort", Masq4,
-               Active("EPRT |1|192.0.2.2|1025|\r\n", "EPRT |1|192.0.2.2|25|\r\n"), kRefuse,
-               Reason::kLowPort, "25", MasqPort()});
+  p.push_back({.name = "PortBounceToThirdParty",
+               .control = Masq4,
+               .script = Active(kPort, "PORT 203,0,113,9,4,1\r\n"),
+               .hostile_reports = Refusal(Reason::kBounce, "203.0.113.9"),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortBounceToTheServer",
+               .control = Masq4,
+               .script = Active(kPort, "PORT 198,51,100,2,4,1\r\n"),
+               .hostile_reports = Refusal(Reason::kBounce, "198.51.100.2"),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortToTheGatewaysPublicAddress",
+               .control = Masq4,
+               .script = Active(kPort, "PORT 198,51,100,1,4,1\r\n"),
+               .hostile_reports = Refusal(Reason::kBounce, "198.51.100.1"),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "EprtBounceToThirdParty",
+               .control = Masq4,
+               .script = Active("EPRT |1|192.0.2.2|1025|\r\n", "EPRT |1|203.0.113.9|1025|\r\n"),
+               .hostile_reports = Refusal(Reason::kBounce, "203.0.113.9"),
+               .legit_admits = MasqPort()});
   p.push_back(
-      {"Reply227ToPrivilegedPort", Pub4,
-       Passive("PASV\r\n", kPub227, "PASV\r\n", "227 Entering Passive Mode (192,0,2,10,0,22).\r\n"),
-       kRefuse, Reason::kLowPort, "22", PubPasv()});
-  p.push_back({"Reply229ToPrivilegedPort", Pub6,
-               Passive("EPSV\r\n", "229 Entering Extended Passive Mode (|||50000|)\r\n", "EPSV\r\n",
-                       "229 Entering Extended Passive Mode (|||22|)\r\n"),
-               kRefuse, Reason::kLowPort, "22", Pub6Pasv()});
-  p.push_back({"PortToPortZero", Masq4, Active(kPort, "PORT 192,0,2,2,0,0\r\n"), kRefuse,
-               Reason::kMalformed, "port-zero", MasqPort()});
+      {.name = "EprtIpv6BounceToAnotherInsideHost",
+       .control = Masq6,
+       .script = Active("EPRT |2|2001:db8:1::2|1025|\r\n", "EPRT |2|2001:db8:1::99|1025|\r\n"),
+       .hostile_reports = Refusal(Reason::kBounce, "2001:db8:1::99"),
+       .legit_admits = Masq6Port()});
+  p.push_back({.name = "Reply227NamingAnotherInsideHost",
+               .control = Pub4,
+               .script = Passive("PASV\r\n", kPub227, "PASV\r\n",
+                                 "227 Entering Passive Mode (192,0,2,11,195,80).\r\n"),
+               .hostile_reports = Refusal(Reason::kBounce, "192.0.2.11"),
+               .legit_admits = PubPasv()});
+  p.push_back({.name = "Reply227NamingTheClient",
+               .control = Pub4,
+               .script = Passive("PASV\r\n", kPub227, "PASV\r\n",
+                                 "227 Entering Passive Mode (198,51,100,2,195,80).\r\n"),
+               .hostile_reports = Refusal(Reason::kBounce, "198.51.100.2"),
+               .legit_admits = PubPasv()});
+  p.push_back({.name = "PortToPrivilegedPort",
+               .control = Masq4,
+               .script = Active(kPort, "PORT 192,0,2,2,0,22\r\n"),
+               .hostile_reports = Refusal(Reason::kLowPort, "22"),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortToPort1023",
+               .control = Masq4,
+               .script = Active("PORT 192,0,2,2,4,0\r\n", "PORT 192,0,2,2,3,255\r\n"),
+               .hostile_reports = Refusal(Reason::kLowPort, "1023"),
+               .legit_admits = Ep("198.51.100.1", 1024)});
+  p.push_back({.name = "EprtToPrivilegedPort",
+               .control = Masq4,
+               .script = Active("EPRT |1|192.0.2.2|1025|\r\n", "EPRT |1|192.0.2.2|25|\r\n"),
+               .hostile_reports = Refusal(Reason::kLowPort, "25"),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "Reply227ToPrivilegedPort",
+               .control = Pub4,
+               .script = Passive("PASV\r\n", kPub227, "PASV\r\n",
+                                 "227 Entering Passive Mode (192,0,2,10,0,22).\r\n"),
+               .hostile_reports = Refusal(Reason::kLowPort, "22"),
+               .legit_admits = PubPasv()});
+  p.push_back({.name = "Reply229ToPrivilegedPort",
+               .control = Pub6,
+               .script = Passive("EPSV\r\n", "229 Entering Extended Passive Mode (|||50000|)\r\n",
+                                 "EPSV\r\n", "229 Entering Extended Passive Mode (|||22|)\r\n"),
+               .hostile_reports = Refusal(Reason::kLowPort, "22"),
+               .legit_admits = Pub6Pasv()});
+  p.push_back({.name = "PortToPortZero",
+               .control = Masq4,
+               .script = Active(kPort, "PORT 192,0,2,2,0,0\r\n"),
+               .hostile_reports = Refusal(Reason::kMalformed, "port-zero"),
+               .legit_admits = MasqPort()});
 
   // 2. Unsolicited 227/229: no PASV/EPSV before it (replies pair with commands in order).
-  p.push_back({"Unsolicited227Masqueraded", Masq4,
-               [](Conversation& ftp, bool h) {
-                 ftp.Handshake();
-                 ftp.Login();
-                 if (!h) ftp.Client("PASV\r\n");
-                 ftp.Server("227 Entering Passive Mode (198,51,100,2,195,80)\r\n");
-               },
-               kRefuse, Reason::kUnpaired, "", Ep("198.51.100.2", 50000)});
-  p.push_back({"Unsolicited227FromPublishedServer", Pub4,
-               [](Conversation& ftp, bool h) {
-                 ftp.Handshake();
-                 ftp.Login();
-                 if (!h) ftp.Client("PASV\r\n");
-                 ftp.Server(kPub227);
-               },
-               kRefuse, Reason::kUnpaired, "", PubPasv()});
-  p.push_back({"Unsolicited229FromPublishedIpv6Server", Pub6,
-               [](Conversation& ftp, bool h) {
-                 ftp.Handshake();
-                 ftp.Login();
-                 if (!h) ftp.Client("EPSV\r\n");
-                 ftp.Server("229 Entering Extended Passive Mode (|||50000|)\r\n");
-               },
-               kRefuse, Reason::kUnpaired, "", Pub6Pasv()});
-  p.push_back({"Reply227AnsweringEpsv", Pub4, Passive("PASV\r\n", kPub227, "EPSV\r\n", kPub227),
-               kRefuse, Reason::kUnpaired, "", PubPasv()});
-  p.push_back({"Reply229AnsweringPasv", Pub4,
-               Passive("EPSV\r\n", "229 Entering Extended Passive Mode (|||50000|)\r\n", "PASV\r\n",
-                       "229 Entering Extended Passive Mode (|||50000|)\r\n"),
-               kRefuse, Reason::kUnpaired, "", PubPasv()});
-  p.push_back({"Reply227AnsweringNoop", Pub4, Passive("PASV\r\n", kPub227, "NOOP\r\n", kPub227),
-               kRefuse, Reason::kUnpaired, "", PubPasv()});
+  p.push_back({.name = "Unsolicited227Masqueraded",
+               .control = Masq4,
+               .script =
+                   [](Conversation& ftp, bool h) {
+                     ftp.Handshake();
+                     ftp.Login();
+                     if (!h) ftp.Client("PASV\r\n");
+                     ftp.Server("227 Entering Passive Mode (198,51,100,2,195,80)\r\n");
+                   },
+               .hostile_reports = Refusal(Reason::kUnpaired),
+               .legit_admits = Ep("198.51.100.2", 50000)});
+  p.push_back({.name = "Unsolicited227FromPublishedServer",
+               .control = Pub4,
+               .script =
+                   [](Conversation& ftp, bool h) {
+                     ftp.Handshake();
+                     ftp.Login();
+                     if (!h) ftp.Client("PASV\r\n");
+                     ftp.Server(kPub227);
+                   },
+               .hostile_reports = Refusal(Reason::kUnpaired),
+               .legit_admits = PubPasv()});
+  p.push_back({.name = "Unsolicited229FromPublishedIpv6Server",
+               .control = Pub6,
+               .script =
+                   [](Conversation& ftp, bool h) {
+                     ftp.Handshake();
+                     ftp.Login();
+                     if (!h) ftp.Client("EPSV\r\n");
+                     ftp.Server("229 Entering Extended Passive Mode (|||50000|)\r\n");
+                   },
+               .hostile_reports = Refusal(Reason::kUnpaired),
+               .legit_admits = Pub6Pasv()});
+  p.push_back({.name = "Reply227AnsweringEpsv",
+               .control = Pub4,
+               .script = Passive("PASV\r\n", kPub227, "EPSV\r\n", kPub227),
+               .hostile_reports = Refusal(Reason::kUnpaired),
+               .legit_admits = PubPasv()});
+  p.push_back({.name = "Reply229AnsweringPasv",
+               .control = Pub4,
+               .script = Passive("EPSV\r\n", "229 Entering Extended Passive Mode (|||50000|)\r\n",
+                                 "PASV\r\n", "229 Entering Extended Passive Mode (|||50000|)\r\n"),
+               .hostile_reports = Refusal(Reason::kUnpaired),
+               .legit_admits = PubPasv()});
+  p.push_back({.name = "Reply227AnsweringNoop",
+               .control = Pub4,
+               .script = Passive("PASV\r\n", kPub227, "NOOP\r\n", kPub227),
+               .hostile_reports = Refusal(Reason::kUnpaired),
+               .legit_admits = PubPasv()});
 
   // 3. Address text where it is not an announcement: mid-line, continuation lines, error
   // replies, and a 227 after the server refused the PASV.
-  p.push_back({"PortInTheMiddleOfALine", Masq4, Active(kPort, "NOOP PORT 192,0,2,2,4,1\r\n"),
-               kRefuse, Reason::kNone, "", MasqPort()});
-  p.push_back({"PortAfterLeadingSpace", Masq4, Active(kPort, " PORT 192,0,2,2,4,1\r\n"), kRefuse,
-               Reason::kNone, "", MasqPort()});
-  p.push_back({"PortAfterBareCr", Masq4, Active(kPort, "NOOP\rPORT 192,0,2,2,4,1\r\n"), kRefuse,
-               Reason::kNone, "", MasqPort()});
-  p.push_back({"PortStartingASegmentInTheMiddleOfALine", Masq4,
-               [](Conversation& ftp, bool h) {
-                 ftp.Handshake();
-                 ftp.Login();
-                 ftp.Client(h ? "NOOP " : "NOOP\r\n");
-                 ftp.Client(kPort);
-               },
-               kRefuse, Reason::kNone, "", MasqPort()});
-  p.push_back({"Reply227InTheMiddleOfALine", Pub4,
-               Passive("PASV\r\n", kPub227, "PASV\r\n",
-                       "200 ok 227 Entering Passive Mode (192,0,2,10,195,80).\r\n"),
-               kRefuse, Reason::kNone, "", PubPasv()});
-  p.push_back({"Reply227InsideAnotherCodesMultiLineReply", Pub4,
-               Passive("PASV\r\n", kPub227, "PASV\r\n",
-                       "200-Note:\r\n227 Entering Passive Mode (192,0,2,10,195,80).\r\n200 ok\r\n"),
-               kRefuse, Reason::kNone, "", PubPasv()});
-  p.push_back({"Reply227AddressOnlyOnContinuationLines", Pub4,
-               Passive("PASV\r\n",
-                       "227-Passive mode:\r\n227 Entering Passive Mode (192,0,2,10,195,80).\r\n",
-                       "PASV\r\n",
-                       "227-Entering Passive Mode (192,0,2,10,195,80).\r\n"
-                       "227-Entering Passive Mode (192,0,2,10,195,81).\r\n227 That was a joke\r\n"),
-               kRefuse, Reason::kMalformed, "no-address", PubPasv()});
-  p.push_back({"Reply227InsideAnErrorReply", Pub4,
-               Passive("PASV\r\n", kPub227, "PASV\r\n",
-                       "500 227 Entering Passive Mode (192,0,2,10,195,80).\r\n"),
-               kRefuse, Reason::kNone, "", PubPasv()});
-  p.push_back({"PasvRefusedWithAddressInTheErrorText", Pub4,
-               Passive("PASV\r\n", kPub227, "PASV\r\n", "425 Cannot open (192,0,2,10,195,80).\r\n"),
-               kRefuse, Reason::kNone, "", PubPasv()});
-  p.push_back({"Reply227AfterThePasvWasRefused", Pub4, PassiveExchange([](Conversation& ftp) {
+  p.push_back({.name = "PortInTheMiddleOfALine",
+               .control = Masq4,
+               .script = Active(kPort, "NOOP PORT 192,0,2,2,4,1\r\n"),
+               .hostile_reports = NoRefusalOrStepAside(),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortAfterLeadingSpace",
+               .control = Masq4,
+               .script = Active(kPort, " PORT 192,0,2,2,4,1\r\n"),
+               .hostile_reports = NoRefusalOrStepAside(),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortAfterBareCr",
+               .control = Masq4,
+               .script = Active(kPort, "NOOP\rPORT 192,0,2,2,4,1\r\n"),
+               .hostile_reports = NoRefusalOrStepAside(),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortStartingASegmentInTheMiddleOfALine",
+               .control = Masq4,
+               .script =
+                   [](Conversation& ftp, bool h) {
+                     ftp.Handshake();
+                     ftp.Login();
+                     ftp.Client(h ? "NOOP " : "NOOP\r\n");
+                     ftp.Client(kPort);
+                   },
+               .hostile_reports = NoRefusalOrStepAside(),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "Reply227InTheMiddleOfALine",
+               .control = Pub4,
+               .script = Passive("PASV\r\n", kPub227, "PASV\r\n",
+                                 "200 ok 227 Entering Passive Mode (192,0,2,10,195,80).\r\n"),
+               .hostile_reports = NoRefusalOrStepAside(),
+               .legit_admits = PubPasv()});
+  p.push_back({.name = "Reply227InsideAnotherCodesMultiLineReply",
+               .control = Pub4,
+               .script = Passive(
+                   "PASV\r\n", kPub227, "PASV\r\n",
+                   "200-Note:\r\n227 Entering Passive Mode (192,0,2,10,195,80).\r\n200 ok\r\n"),
+               .hostile_reports = NoRefusalOrStepAside(),
+               .legit_admits = PubPasv()});
+  p.push_back(
+      {.name = "Reply227AddressOnlyOnContinuationLines",
+       .control = Pub4,
+       .script = Passive(
+           "PASV\r\n", "227-Passive mode:\r\n227 Entering Passive Mode (192,0,2,10,195,80).\r\n",
+           "PASV\r\n",
+           "227-Entering Passive Mode (192,0,2,10,195,80).\r\n"
+           "227-Entering Passive Mode (192,0,2,10,195,81).\r\n227 That was a joke\r\n"),
+       .hostile_reports = Refusal(Reason::kMalformed, "no-address"),
+       .legit_admits = PubPasv()});
+  p.push_back({.name = "Reply227InsideAnErrorReply",
+               .control = Pub4,
+               .script = Passive("PASV\r\n", kPub227, "PASV\r\n",
+                                 "500 227 Entering Passive Mode (192,0,2,10,195,80).\r\n"),
+               .hostile_reports = NoRefusalOrStepAside(),
+               .legit_admits = PubPasv()});
+  p.push_back({.name = "PasvRefusedWithAddressInTheErrorText",
+               .control = Pub4,
+               .script = Passive("PASV\r\n", kPub227, "PASV\r\n",
+                                 "425 Cannot open (192,0,2,10,195,80).\r\n"),
+               .hostile_reports = NoRefusalOrStepAside(),
+               .legit_admits = PubPasv()});
+  p.push_back({.name = "Reply227AfterThePasvWasRefused",
+               .control = Pub4,
+               .script = PassiveExchange([](Conversation& ftp) {
                  ftp.Client("PASV\r\n");
                  ftp.Server("500 PASV not allowed\r\n");
                  ftp.Client("NOOP\r\n");
                  ftp.Server("200 ok\r\n");
                  ftp.Server(kPub227);  // arrives later, answering nothing
                }),
-               kRefuse, Reason::kUnpaired, "", PubPasv()});
-  p.push_back({"Reply227After4xxToPasv", Pub4, PassiveExchange([](Conversation& ftp) {
+               .hostile_reports = Refusal(Reason::kUnpaired),
+               .legit_admits = PubPasv()});
+  p.push_back({.name = "Reply227After4xxToPasv",
+               .control = Pub4,
+               .script = PassiveExchange([](Conversation& ftp) {
                  ftp.Client("PASV\r\n");
                  ftp.Server("425 Cannot open passive connection\r\n");
                  ftp.Server(kPub227);
                }),
-               kRefuse, Reason::kUnpaired, "", PubPasv()});
+               .hostile_reports = Refusal(Reason::kUnpaired),
+               .legit_admits = PubPasv()});
 
   // 4. NAT slipstreaming: an HTTP request carrying a PORT line.
   const std::string http = kHttpRequest;
-  p.push_back({"SlipstreamHttpAndPortInOneSegment", Masq4,
-               Slipstream({http + kPort}, "220 ready\r\n"), kAside, Reason::kNotFtp, "",
-               MasqPort()});
-  p.push_back({"SlipstreamPortLineStartsItsOwnSegment", Masq4,
-               Slipstream({http, kPort}, "220 ready\r\n"), kAside, Reason::kNotFtp, "",
-               MasqPort()});
-  p.push_back({"SlipstreamHttpRequestSplitAcrossSegments", Masq4,
-               Slipstream({"POST /upload HT", "TP/1.1\r\nHost: 198.5",
-                           "1.100.2:21\r\nContent-Length: 20\r\n\r\n", kPort},
-                          "220 ready\r\n"),
-               kAside, Reason::kNotFtp, "", MasqPort()});
-  p.push_back({"SlipstreamBeforeTheGreeting", Masq4, Slipstream({http, kPort}, ""), kAside,
-               Reason::kNotFtp, "", MasqPort()});
-  p.push_back({"SlipstreamGetRequest", Masq4,
-               Slipstream({"GET /PORT%20192,0,2,2,4,1 HTTP/1.1\r\n", kPort}, "220 ready\r\n"),
-               kAside, Reason::kNotFtp, "", MasqPort()});
+  p.push_back({.name = "SlipstreamHttpAndPortInOneSegment",
+               .control = Masq4,
+               .script = Slipstream({http + kPort}, "220 ready\r\n"),
+               .hostile_reports = StepAside(Reason::kNotFtp),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "SlipstreamPortLineStartsItsOwnSegment",
+               .control = Masq4,
+               .script = Slipstream({http, kPort}, "220 ready\r\n"),
+               .hostile_reports = StepAside(Reason::kNotFtp),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "SlipstreamHttpRequestSplitAcrossSegments",
+               .control = Masq4,
+               .script = Slipstream({"POST /upload HT", "TP/1.1\r\nHost: 198.5",
+                                     "1.100.2:21\r\nContent-Length: 20\r\n\r\n", kPort},
+                                    "220 ready\r\n"),
+               .hostile_reports = StepAside(Reason::kNotFtp),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "SlipstreamBeforeTheGreeting",
+               .control = Masq4,
+               .script = Slipstream({http, kPort}, ""),
+               .hostile_reports = StepAside(Reason::kNotFtp),
+               .legit_admits = MasqPort()});
+  p.push_back(
+      {.name = "SlipstreamGetRequest",
+       .control = Masq4,
+       .script = Slipstream({"GET /PORT%20192,0,2,2,4,1 HTTP/1.1\r\n", kPort}, "220 ready\r\n"),
+       .hostile_reports = StepAside(Reason::kNotFtp),
+       .legit_admits = MasqPort()});
   // The attacker's server speaks first and claims a login: an unpaired 230 logs nobody in.
-  p.push_back({"SlipstreamAfterUnsolicited230", Masq4,
-               Slipstream({http, kPort}, "220 ready\r\n230 Logged in\r\n"), kAside, Reason::kNotFtp,
-               "", MasqPort()});
+  p.push_back({.name = "SlipstreamAfterUnsolicited230",
+               .control = Masq4,
+               .script = Slipstream({http, kPort}, "220 ready\r\n230 Logged in\r\n"),
+               .hostile_reports = StepAside(Reason::kNotFtp),
+               .legit_admits = MasqPort()});
 
   // 5. Before the login succeeded.
-  p.push_back({"PortAfterFailedLogin", Masq4, AfterLogin([](Conversation& ftp) {
+  p.push_back({.name = "PortAfterFailedLogin",
+               .control = Masq4,
+               .script = AfterLogin([](Conversation& ftp) {
                  ftp.Server("220 ready\r\n");
                  ftp.Client("USER anonymous\r\n");
                  ftp.Server("331 password please\r\n");
                  ftp.Client("PASS wrong\r\n");
                  ftp.Server("530 Login incorrect\r\n");
                }),
-               kRefuse, Reason::kNotLoggedIn, "", MasqPort()});
-  p.push_back({"EprtAfterFailedLogin", Masq4,
-               AfterLogin(
+               .hostile_reports = Refusal(Reason::kNotLoggedIn),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "EprtAfterFailedLogin",
+               .control = Masq4,
+               .script = AfterLogin(
                    [](Conversation& ftp) {
                      ftp.Server("220 ready\r\n");
                      ftp.Client("USER anonymous\r\n");
                      ftp.Server("530 Not allowed\r\n");
                    },
                    "EPRT |1|192.0.2.2|1025|\r\n"),
-               kRefuse, Reason::kNotLoggedIn, "", MasqPort()});
-  p.push_back({"PortBeforeTheGreeting", Masq4, AfterLogin([](Conversation&) {}), kRefuse,
-               Reason::kNotLoggedIn, "", MasqPort()});
-  p.push_back({"PortAfterUnsolicited230", Masq4, AfterLogin([](Conversation& ftp) {
+               .hostile_reports = Refusal(Reason::kNotLoggedIn),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortBeforeTheGreeting",
+               .control = Masq4,
+               .script = AfterLogin([](Conversation&) {}),
+               .hostile_reports = Refusal(Reason::kNotLoggedIn),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortAfterUnsolicited230",
+               .control = Masq4,
+               .script = AfterLogin([](Conversation& ftp) {
                  ftp.Server("220 ready\r\n");
                  ftp.Client("USER anonymous\r\n");
                  ftp.Server("331 password please\r\n");
@@ -333,99 +448,143 @@ std::vector<Probe> Probes() {
                  ftp.Server("530 Login incorrect\r\n");
                  ftp.Server("230 Logged in anyway\r\n");  // answers nothing
                }),
-               kRefuse, Reason::kNotLoggedIn, "", MasqPort()});
-  p.push_back({"PortAfter230AnsweringNoop", Masq4, AfterLogin([](Conversation& ftp) {
+               .hostile_reports = Refusal(Reason::kNotLoggedIn),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortAfter230AnsweringNoop",
+               .control = Masq4,
+               .script = AfterLogin([](Conversation& ftp) {
                  ftp.Server("220 ready\r\n");
                  ftp.Client("NOOP\r\n");
                  ftp.Server("230 Logged in\r\n");  // RFC 959 5.4: 230 answers USER/PASS/ACCT
                }),
-               kRefuse, Reason::kNotLoggedIn, "", MasqPort()});
+               .hostile_reports = Refusal(Reason::kNotLoggedIn),
+               .legit_admits = MasqPort()});
 
-  // 7. NUL and bytes outside ASCII.
-  p.push_back({"PortWithNul", Masq4, Active(kPort, WithNul("PORT 192,0,2,2", ",4,1\r\n")), kRefuse,
-               Reason::kMalformed, "", MasqPort()});
-  p.push_back({"PortWithNulAfterTheAddress", Masq4,
-               Active(kPort, WithNul("PORT 192,0,2,2,4,1", "\r\n")), kRefuse, Reason::kMalformed,
-               "trailing-garbage", MasqPort()});
-  p.push_back({"PortWithBytesAbove0x7f", Masq4, Active(kPort, "PORT 192,0,2,2,4,1\xff\xfe\r\n"),
-               kRefuse, Reason::kMalformed, "trailing-garbage", MasqPort()});
-  p.push_back({"PortWithNonAsciiDigit", Masq4,
-               Active(kPort, "PORT 192,0,2,2,4,\xd9\xa1\r\n"),  // U+0661 ARABIC-INDIC DIGIT ONE
-               kRefuse, Reason::kMalformed, "", MasqPort()});
-  p.push_back({"Reply227WithNulInTheNumbers", Pub4,
-               Passive("PASV\r\n", kPub227, "PASV\r\n",
-                       WithNul("227 Entering Passive Mode (192,0,2,10,195", ",80).\r\n")),
-               kRefuse, Reason::kMalformed, "", PubPasv()});
-  p.push_back({"UserWithNulBeforeLogin", Masq4,
-               [](Conversation& ftp, bool h) {
-                 ftp.Handshake();
-                 ftp.Server("220 ready\r\n");
-                 ftp.Client(h ? WithNul("USER anon", "ymous\r\n") : "USER anonymous\r\n");
-                 ftp.Server("331 password please\r\n");
-                 ftp.Client("PASS guest@\r\n");
-                 ftp.Server("230 logged in\r\n");
-                 ftp.Client(kPort);
-               },
-               kAside, Reason::kNotFtp, "", MasqPort()});
-
-  // Longer than the line bound (512): the trailing spaces alone would be accepted.
+  // 7. Lines past the line bound (512; the trailing spaces alone would be accepted), NUL, and
+  // bytes outside ASCII.
+  p.push_back({.name = "PortPaddedPastTheLineBound",
+               .control = Masq4,
+               .script = Active("PORT 192,0,2,2,4,1   \r\n",
+                                "PORT 192,0,2,2,4,1" + std::string(600, ' ') + "\r\n"),
+               .hostile_reports = Refusal(Reason::kOverlong),
+               .legit_admits = MasqPort()});
   p.push_back(
-      {"PortPaddedPastTheLineBound", Masq4,
-       Active("PORT 192,0,2,2,4,1   \r\n", "PORT 192,0,2,2,4,1" + std::string(600, ' ') + "\r\n"),
-       kRefuse, Reason::kOverlong, "", MasqPort()});
-  p.push_back(
-      {"Reply227PaddedPastTheLineBound", Pub4,
-       Passive("PASV\r\n", "227 Entering Passive Mode (192,0,2,10,195,80)   \r\n", "PASV\r\n",
-               "227 Entering Passive Mode (192,0,2,10,195,80)" + std::string(600, ' ') + "\r\n"),
-       kRefuse, Reason::kOverlong, "", PubPasv()});
+      {.name = "Reply227PaddedPastTheLineBound",
+       .control = Pub4,
+       .script = Passive(
+           "PASV\r\n", "227 Entering Passive Mode (192,0,2,10,195,80)   \r\n", "PASV\r\n",
+           "227 Entering Passive Mode (192,0,2,10,195,80)" + std::string(600, ' ') + "\r\n"),
+       .hostile_reports = Refusal(Reason::kOverlong),
+       .legit_admits = PubPasv()});
+  p.push_back({.name = "PortWithNul",
+               .control = Masq4,
+               .script = Active(kPort, WithNul("PORT 192,0,2,2", ",4,1\r\n")),
+               .hostile_reports = Refusal(Reason::kMalformed),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortWithNulAfterTheAddress",
+               .control = Masq4,
+               .script = Active(kPort, WithNul("PORT 192,0,2,2,4,1", "\r\n")),
+               .hostile_reports = Refusal(Reason::kMalformed, "trailing-garbage"),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortWithBytesAbove0x7f",
+               .control = Masq4,
+               .script = Active(kPort, "PORT 192,0,2,2,4,1\xff\xfe\r\n"),
+               .hostile_reports = Refusal(Reason::kMalformed, "trailing-garbage"),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "PortWithNonAsciiDigit",
+               .control = Masq4,
+               // U+0661 ARABIC-INDIC DIGIT ONE
+               .script = Active(kPort, "PORT 192,0,2,2,4,\xd9\xa1\r\n"),
+               .hostile_reports = Refusal(Reason::kMalformed),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "Reply227WithNulInTheNumbers",
+               .control = Pub4,
+               .script = Passive("PASV\r\n", kPub227, "PASV\r\n",
+                                 WithNul("227 Entering Passive Mode (192,0,2,10,195", ",80).\r\n")),
+               .hostile_reports = Refusal(Reason::kMalformed),
+               .legit_admits = PubPasv()});
+  p.push_back({.name = "UserWithNulBeforeLogin",
+               .control = Masq4,
+               .script =
+                   [](Conversation& ftp, bool h) {
+                     ftp.Handshake();
+                     ftp.Server("220 ready\r\n");
+                     ftp.Client(h ? WithNul("USER anon", "ymous\r\n") : "USER anonymous\r\n");
+                     ftp.Server("331 password please\r\n");
+                     ftp.Client("PASS guest@\r\n");
+                     ftp.Server("230 logged in\r\n");
+                     ftp.Client(kPort);
+                   },
+               .hostile_reports = StepAside(Reason::kNotFtp),
+               .legit_admits = MasqPort()});
 
   // 8. The other address family.
-  p.push_back({"EprtIpv6OnIpv4Connection", Masq4,
-               Active("EPRT |1|192.0.2.2|1025|\r\n", "EPRT |2|2001:db8:1::2|1025|\r\n"), kRefuse,
-               Reason::kWrongFamily, "wrong-family", MasqPort()});
-  p.push_back({"EprtIpv4OnIpv6Connection", Masq6,
-               Active("EPRT |2|2001:db8:1::2|1025|\r\n", "EPRT |1|192.0.2.2|1025|\r\n"), kRefuse,
-               Reason::kWrongFamily, "wrong-family", Masq6Port()});
-  p.push_back({"PortOnIpv6Connection", Masq6, Active("EPRT |2|2001:db8:1::2|1025|\r\n", kPort),
-               kRefuse, Reason::kWrongFamily, "", Masq6Port()});
-  p.push_back({"Reply227OnIpv6Connection", Pub6,
-               Passive("EPSV\r\n", "229 Entering Extended Passive Mode (|||50000|)\r\n", "PASV\r\n",
-                       kPub227),
-               kRefuse, Reason::kWrongFamily, "", Pub6Pasv()});
+  p.push_back({.name = "EprtIpv6OnIpv4Connection",
+               .control = Masq4,
+               .script = Active("EPRT |1|192.0.2.2|1025|\r\n", "EPRT |2|2001:db8:1::2|1025|\r\n"),
+               .hostile_reports = Refusal(Reason::kWrongFamily, "wrong-family"),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "EprtIpv4OnIpv6Connection",
+               .control = Masq6,
+               .script = Active("EPRT |2|2001:db8:1::2|1025|\r\n", "EPRT |1|192.0.2.2|1025|\r\n"),
+               .hostile_reports = Refusal(Reason::kWrongFamily, "wrong-family"),
+               .legit_admits = Masq6Port()});
+  p.push_back({.name = "PortOnIpv6Connection",
+               .control = Masq6,
+               .script = Active("EPRT |2|2001:db8:1::2|1025|\r\n", kPort),
+               .hostile_reports = Refusal(Reason::kWrongFamily),
+               .legit_admits = Masq6Port()});
+  p.push_back({.name = "Reply227OnIpv6Connection",
+               .control = Pub6,
+               .script = Passive("EPSV\r\n", "229 Entering Extended Passive Mode (|||50000|)\r\n",
+                                 "PASV\r\n", kPub227),
+               .hostile_reports = Refusal(Reason::kWrongFamily),
+               .legit_admits = Pub6Pasv()});
 
   // 9. The control connection switches to TLS: plaintext after 234 is not parsed.
-  p.push_back({"PortAfterAuthTls", Masq4,
-               [](Conversation& ftp, bool h) {
-                 ftp.Handshake();
-                 ftp.Login();
-                 ftp.Client("AUTH TLS\r\n");
-                 ftp.Server(h ? "234 Proceed with negotiation\r\n" : "534 TLS not available\r\n");
-                 ftp.Client(kPort);
-               },
-               kAside, Reason::kTls, "", MasqPort()});
-  p.push_back({"LoginAndPortAfterAuthTlsBeforeLogin", Masq4,
-               [](Conversation& ftp, bool h) {
-                 ftp.Handshake();
-                 ftp.Server("220 ready\r\n");
-                 ftp.Client("AUTH TLS\r\n");
-                 ftp.Server(h ? "234 Proceed with negotiation\r\n" : "534 TLS not available\r\n");
-                 ftp.Client("USER anonymous\r\n");
-                 ftp.Server("331 password please\r\n");
-                 ftp.Client("PASS guest@\r\n");
-                 ftp.Server("230 logged in\r\n");
-                 ftp.Client(kPort);
-               },
-               kAside, Reason::kTls, "", MasqPort()});
-  p.push_back({"Reply227AfterAuthTls", Pub4,
-               [](Conversation& ftp, bool h) {
-                 ftp.Handshake();
-                 ftp.Login();
-                 ftp.Client("AUTH SSL\r\n");
-                 ftp.Server(h ? "234 AUTH SSL ok\r\n" : "504 not supported\r\n");
-                 ftp.Client("PASV\r\n");
-                 ftp.Server(kPub227);
-               },
-               kAside, Reason::kTls, "", PubPasv()});
+  p.push_back({.name = "PortAfterAuthTls",
+               .control = Masq4,
+               .script =
+                   [](Conversation& ftp, bool h) {
+                     ftp.Handshake();
+                     ftp.Login();
+                     ftp.Client("AUTH TLS\r\n");
+                     ftp.Server(h ? "234 Proceed with negotiation\r\n"
+                                  : "534 TLS not available\r\n");
+                     ftp.Client(kPort);
+                   },
+               .hostile_reports = StepAside(Reason::kTls),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "LoginAndPortAfterAuthTlsBeforeLogin",
+               .control = Masq4,
+               .script =
+                   [](Conversation& ftp, bool h) {
+                     ftp.Handshake();
+                     ftp.Server("220 ready\r\n");
+                     ftp.Client("AUTH TLS\r\n");
+                     ftp.Server(h ? "234 Proceed with negotiation\r\n"
+                                  : "534 TLS not available\r\n");
+                     ftp.Client("USER anonymous\r\n");
+                     ftp.Server("331 password please\r\n");
+                     ftp.Client("PASS guest@\r\n");
+                     ftp.Server("230 logged in\r\n");
+                     ftp.Client(kPort);
+                   },
+               .hostile_reports = StepAside(Reason::kTls),
+               .legit_admits = MasqPort()});
+  p.push_back({.name = "Reply227AfterAuthTls",
+               .control = Pub4,
+               .script =
+                   [](Conversation& ftp, bool h) {
+                     ftp.Handshake();
+                     ftp.Login();
+                     ftp.Client("AUTH SSL\r\n");
+                     ftp.Server(h ? "234 AUTH SSL ok\r\n" : "504 not supported\r\n");
+                     ftp.Client("PASV\r\n");
+                     ftp.Server(kPub227);
+                   },
+               .hostile_reports = StepAside(Reason::kTls),
+               .legit_admits = PubPasv()});
   return p;
 }
 
@@ -441,7 +600,7 @@ TEST_P(HostileProbe, LegitimateVariantOpensTheDataPath) {
   probe.script(ftp, /*hostile=*/false);
   const std::vector<Event> events = AllEvents(ftp);
   ASSERT_EQ(installer.installed.size(), 1u) << Describe(events);
-  EXPECT_EQ(installer.installed[0].destination, probe.destination) << Describe(events);
+  EXPECT_EQ(installer.installed[0].destination, probe.legit_admits) << Describe(events);
   EXPECT_TRUE(installer.removed.empty()) << Describe(events);
   EXPECT_TRUE(ftp.EventsOf(EventType::kRefuse).empty()) << Describe(events);
   EXPECT_TRUE(ftp.EventsOf(EventType::kStepAside).empty()) << Describe(events);
@@ -462,20 +621,21 @@ TEST_P(HostileProbe, HostileVariantOpensNothing) {
   for (size_t i = 0; i < ftp.decisions.size(); ++i) {
     EXPECT_FALSE(ftp.decisions[i].modified) << "packet " << i;
   }
-  if (probe.reason == Reason::kNone) {
+  if (!probe.hostile_reports) {
     EXPECT_TRUE(ftp.EventsOf(EventType::kRefuse).empty()) << Describe(events);
     EXPECT_TRUE(ftp.EventsOf(EventType::kStepAside).empty()) << Describe(events);
     return;
   }
-  const std::vector<Event> reported = ftp.EventsOf(probe.event);
+  const Report& expected = *probe.hostile_reports;
+  const std::vector<Event> reported = ftp.EventsOf(expected.event);
   ASSERT_EQ(reported.size(), 1u) << Describe(events);
-  EXPECT_EQ(reported[0].reason, probe.reason) << Describe(events);
-  if (!probe.detail.empty()) {
-    EXPECT_EQ(reported[0].detail, probe.detail) << Describe(events);
+  EXPECT_EQ(reported[0].reason, expected.reason) << Describe(events);
+  if (!expected.detail.empty()) {
+    EXPECT_EQ(reported[0].detail, expected.detail) << Describe(events);
   }
   // A step-aside is the only event of its kind; a refusal is the only refusal.
   const EventType other =
-      probe.event == EventType::kRefuse ? EventType::kStepAside : EventType::kRefuse;
+      expected.event == EventType::kRefuse ? EventType::kStepAside : EventType::kRefuse;
   EXPECT_TRUE(ftp.EventsOf(other).empty()) << Describe(events);
 }
 
@@ -483,30 +643,6 @@ INSTANTIATE_TEST_SUITE_P(Cases, HostileProbe, ::testing::ValuesIn(Probes()),
                          [](const ::testing::TestParamInfo<Probe>& param) {
                            return param.param.name;
                          });
-
-// ------------------------------------------------------------------------------------------------
-// 9. TLS: what was announced before the switch is withdrawn with it.
-
-TEST(HostileEngineTest, AuthTlsWithdrawsThePortAnnouncedBeforeIt) {
-  RecordingInstaller installer;
-  Engine engine(ReplayConfig(), installer);
-  Conversation ftp(engine, Masqueraded());
-  ftp.Handshake();
-  ftp.Login();
-  ftp.Client(kPort);
-  ASSERT_EQ(installer.installed.size(), 1u);  // positive control
-  ftp.Server("200 PORT ok\r\n");
-  ftp.Client("AUTH TLS\r\n");
-  ftp.Server("234 go ahead\r\n");
-  ASSERT_EQ(installer.removed.size(), 1u);
-  EXPECT_EQ(installer.removed[0].destination, MasqPort());
-  EXPECT_EQ(CountEvents(ftp, EventType::kUnexpect, Reason::kTls), 1u);
-  // The server's bytes after 234 (a TLS ServerHello for real) are not parsed either.
-  ftp.Client("PASV\r\n");
-  ftp.Server("227 Entering Passive Mode (198,51,100,2,195,80)\r\n");
-  EXPECT_EQ(installer.installed.size(), 1u);
-  EXPECT_GT(engine.counters().Get(Counter::kBytesIgnored), 0u);
-}
 
 // ------------------------------------------------------------------------------------------------
 // 6. A flood of PORT commands on one control connection.
@@ -712,6 +848,30 @@ TEST(HostileEngineTest, IndependentUtf8CheckerRejectsWhatItShould) {
   EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));      // overlong
   EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));  // surrogate
   EXPECT_FALSE(IsValidUtf8("\xe2\x82"));      // truncated
+}
+
+// ------------------------------------------------------------------------------------------------
+// 9. TLS: what was announced before the switch is withdrawn with it.
+
+TEST(HostileEngineTest, AuthTlsWithdrawsThePortAnnouncedBeforeIt) {
+  RecordingInstaller installer;
+  Engine engine(ReplayConfig(), installer);
+  Conversation ftp(engine, Masqueraded());
+  ftp.Handshake();
+  ftp.Login();
+  ftp.Client(kPort);
+  ASSERT_EQ(installer.installed.size(), 1u);  // positive control
+  ftp.Server("200 PORT ok\r\n");
+  ftp.Client("AUTH TLS\r\n");
+  ftp.Server("234 go ahead\r\n");
+  ASSERT_EQ(installer.removed.size(), 1u);
+  EXPECT_EQ(installer.removed[0].destination, MasqPort());
+  EXPECT_EQ(CountEvents(ftp, EventType::kUnexpect, Reason::kTls), 1u);
+  // The server's bytes after 234 (a TLS ServerHello for real) are not parsed either.
+  ftp.Client("PASV\r\n");
+  ftp.Server("227 Entering Passive Mode (198,51,100,2,195,80)\r\n");
+  EXPECT_EQ(installer.installed.size(), 1u);
+  EXPECT_GT(engine.counters().Get(Counter::kBytesIgnored), 0u);
 }
 
 // ------------------------------------------------------------------------------------------------

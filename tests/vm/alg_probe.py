@@ -692,6 +692,7 @@ def case_reply_227_after_refused_pasv(ctx, variant):
     # PASV refused, then a 227 in a segment of its own: an answer to nothing.
     return passive_probe(ctx, lambda p: ("425 no passive mode today", r227(SRV, p)), variant)
 
+
 # --- Retransmitted, overlapping and reordered segments (row 10) --------------------------------
 # A real socket never resends chosen bytes at a chosen sequence number, so these probes play the
 # client with raw_tcp.RawTcpClient. A loss between the gateway and the server (the ALG has seen

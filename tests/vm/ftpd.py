@@ -27,9 +27,9 @@ import sys
 # under TCG. This server does no TLS.
 sys.modules["OpenSSL"] = None
 
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import ActiveDTP, FTPHandler
-from pyftpdlib.servers import FTPServer
+from pyftpdlib.authorizers import DummyAuthorizer  # noqa: E402 (after the OpenSSL stub above)
+from pyftpdlib.handlers import ActiveDTP, FTPHandler  # noqa: E402 (after the OpenSSL stub above)
+from pyftpdlib.servers import FTPServer  # noqa: E402 (after the OpenSSL stub above)
 
 
 def main():
