@@ -55,7 +55,7 @@ void ShiftSequenceNumbers(const TcpPacketView& view, const SeqShift& own, const 
 class Engine::Impl {
  public:
   Impl(EngineConfig config, ExpectationInstaller& installer, Counters& counters)
-      : config_(std::move(config)), context_{config_, installer, counters} {}
+      : config_(config), context_{config_, installer, counters} {}
 
   Decision Process(const PacketInput& input);
   void Expire(Timestamp now, std::vector<Event>* events);
@@ -187,8 +187,9 @@ Session* Engine::Impl::FindOrCreateSession(const PacketInput& input, const TcpPa
                                            Decision& decision) {
   auto it = sessions_.find(input.control.original);
   if (it != sessions_.end()) {
-    if (input.control.conntrack_id != 0)
+    if (input.control.conntrack_id != 0) {
       it->second.control.conntrack_id = input.control.conntrack_id;
+    }
     return &it->second;
   }
   // A stray packet of a session that already ended (RST, retransmitted FIN) starts nothing.
@@ -339,7 +340,7 @@ size_t Engine::Impl::ApproximateMemory() const {
 }
 
 Engine::Engine(EngineConfig config, ExpectationInstaller& installer)
-    : impl_(std::make_unique<Impl>(std::move(config), installer, counters_)) {}
+    : impl_(std::make_unique<Impl>(config, installer, counters_)) {}
 Engine::~Engine() = default;
 
 Decision Engine::Process(const PacketInput& input) { return impl_->Process(input); }

@@ -92,7 +92,8 @@ void LineFramer::FrameNewBytes(uint32_t seq, std::span<const uint8_t> bytes, Lin
       AppendPartial(partial_start_seq_, piece);
       // RFC 959 lines end in CRLF; a CR right before the LF is part of the line end, not text.
       const size_t length = partial_length_ - (partial_last_cr_ ? 1 : 0);
-      line.text = std::string_view(partial_).substr(0, std::min(length, max_line_length_));
+      const std::string_view partial_text = partial_;
+      line.text = partial_text.substr(0, std::min(length, max_line_length_));
       line.start_seq = partial_start_seq_;
       line.overlong = partial_overlong_;
     } else {

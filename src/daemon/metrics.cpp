@@ -35,8 +35,9 @@ std::string RenderMetrics(const Counters& counters, const std::vector<ExtraMetri
     emit(std::string(CounterName(counter)), CounterHelp(counter),
          counter == Counter::kSessionsActive, static_cast<double>(counters.Get(counter)));
   }
-  for (const ExtraMetric& metric : extra)
+  for (const ExtraMetric& metric : extra) {
     emit(metric.name, metric.help, metric.gauge, metric.value);
+  }
   return out;
 }
 
@@ -136,7 +137,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Waits until `fd` has `events` or the deadline passes or the stop eventfd fires.
-bool WaitFor(int fd, short events, int stop_fd, Clock::time_point deadline) {
+// `events` is pollfd::events (a short in the C API).
+bool WaitFor(int fd, decltype(pollfd::events) events, int stop_fd, Clock::time_point deadline) {
   const auto left =
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   if (left <= 0) return false;
