@@ -23,10 +23,6 @@ VMDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$VMDIR/testbed.sh"
 testbed_init "$@"
 
-# The client's trace shows the command it sent: "> PORT ..." (curl), "---> PORT ..." (lftp).
-TRACE_TEXT=
-sent() { [[ $TRACE_TEXT == *$'\n> '"$1"* || $TRACE_TEXT == *"---> $1"* ]]; }
-
 # The pieces of run_case. Those named check_* append to the `problems` and `notes` arrays of
 # run_case (bash's dynamic scope: they are run_case's locals).
 

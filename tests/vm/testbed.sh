@@ -577,6 +577,11 @@ curl_fetch() {  # NS URLBASE CMD DIR MAXTIME TRANSFERS (see curl_command), trace
   "${CURL_CMD[@]}" >>"$trace" 2>&1
 }
 
+# The client's trace shows the command it sent: "> PORT ..." (curl), "---> PORT ..." (lftp).
+# TRACE_TEXT: the case's trace (set by the job before it asks).
+TRACE_TEXT=
+sent() { [[ $TRACE_TEXT == *$'\n> '"$1"* || $TRACE_TEXT == *"---> $1"* ]]; }
+
 # lftp_fetch NS URLBASE CMD DIR: small, big and a listing over one control connection.
 lftp_fetch() {
   local ns=$1 base=$2 cmd=$3 dir=$4 pm epsv
