@@ -11,6 +11,7 @@
 #include "ftpalg/events.h"
 #include "ftpalg/expectation.h"
 #include "ftpalg/policy.h"
+#include "ftpalg/seq_shift.h"
 
 namespace ftpalg {
 
@@ -57,6 +58,10 @@ struct Decision {
   bool modified = false;
   std::vector<uint8_t> packet;  // the new packet when modified
   int32_t payload_delta = 0;    // length change of the payload
+  // Set when this packet's rewrite changed the length of new bytes of its direction's stream: the
+  // kernel's sequence adjustment for that direction from now on (a retransmission of a rewritten
+  // segment keeps the adjustment it had and leaves this empty).
+  std::optional<SeqAdjustment> seq_adjustment;
   std::vector<Expectation> expectations;  // installed while processing this packet
   std::vector<Event> events;
 };

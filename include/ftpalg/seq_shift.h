@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace ftpalg {
 
@@ -19,13 +20,24 @@ namespace ftpalg {
 inline bool SeqAfter(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
 inline bool SeqBefore(uint32_t a, uint32_t b) { return SeqAfter(b, a); }
 
+// One direction's sequence adjustment as the kernel keeps it (struct nf_ct_seqadj): numbers after
+// correction_pos are shifted by offset_after, the others by offset_before. A live gateway hands it
+// to the kernel over ctnetlink (CTA_SEQ_ADJ_ORIG/REPLY) after each length-changing rewrite.
+struct SeqAdjustment {
+  uint32_t correction_pos = 0;  // the rewritten segment's first sequence number (original)
+  int32_t offset_before = 0;
+  int32_t offset_after = 0;
+  bool operator==(const SeqAdjustment&) const = default;
+};
+
 class SeqShift {
  public:
   // Records that the segment starting at `segment_seq` (original numbering) changed length by
-  // `delta` bytes. Recording the same segment again (a retransmission rewritten the same way) is
-  // ignored, and so is any segment_seq not after the last one recorded (as nf_ct_seqadj_set does:
-  // the offsets of later bytes are already on the wire) and a delta of 0.
-  void Record(uint32_t segment_seq, int32_t delta);
+  // `delta` bytes, and returns the kernel's adjustment from then on. Recording the same segment
+  // again (a retransmission rewritten the same way) is ignored, and so is any segment_seq not
+  // after the last one recorded (as nf_ct_seqadj_set does: the offsets of later bytes are already
+  // on the wire) and a delta of 0: those return nullopt (the adjustment stays as it was).
+  std::optional<SeqAdjustment> Record(uint32_t segment_seq, int32_t delta);
 
   // The offset to add to an original sequence number `seq` of this direction: the sum of the
   // deltas recorded at segments strictly before `seq`.

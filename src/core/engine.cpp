@@ -211,7 +211,7 @@ Decision Engine::Impl::Process(const PacketInput& input) {
       if (any) changes.sack_edge_shifts = shifts;
     }
   }
-  if (work.new_delta != 0) stream.shift.Record(view.seq, work.new_delta);
+  decision.seq_adjustment = stream.shift.Record(view.seq, work.new_delta);
 
   if (!changes.empty()) {
     decision.packet = RewriteTcpPacket(view, changes);

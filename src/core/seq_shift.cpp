@@ -2,21 +2,23 @@
 
 namespace ftpalg {
 
-void SeqShift::Record(uint32_t segment_seq, int32_t delta) {
-  if (delta == 0) return;
+std::optional<SeqAdjustment> SeqShift::Record(uint32_t segment_seq, int32_t delta) {
+  if (delta == 0) return std::nullopt;
   // Changes are kept in stream order, so only a segment after the newest change is new. Anything
   // else is a retransmission (or an overlapping resend) of bytes whose shifted numbers the peer
   // has already seen; recording it again would move them. nf_ct_seqadj_set() has the same rule.
-  if (count_ > 0 && !SeqAfter(segment_seq, changes_[count_ - 1].segment_seq)) return;
+  if (count_ > 0 && !SeqAfter(segment_seq, changes_[count_ - 1].segment_seq)) return std::nullopt;
   if (count_ == kMaxChanges) {
     // Forget the oldest change: numbers before the oldest one kept now get its offset_before.
     base_ = changes_[0].offset_after;
     for (size_t i = 1; i < count_; ++i) changes_[i - 1] = changes_[i];
     --count_;
   }
-  total_ += delta;
   // C++20 defines the narrowing as modulo 2^32, which is what sequence numbers need.
+  const auto offset_before = static_cast<int32_t>(total_);
+  total_ += delta;
   changes_[count_++] = Change{segment_seq, static_cast<int32_t>(total_)};
+  return SeqAdjustment{segment_seq, offset_before, static_cast<int32_t>(total_)};
 }
 
 int64_t SeqShift::OffsetFor(uint32_t seq) const {

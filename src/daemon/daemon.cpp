@@ -11,6 +11,7 @@
 #include "daemon/metrics.h"
 #include "daemon/release_guard.h"
 #include "ftpalg/engine.h"
+#include "kernel/conntrack_client.h"
 #include "kernel/cthelper_client.h"
 #include "kernel/expectation_client.h"
 #include "kernel/kernel_probe.h"
@@ -56,9 +57,12 @@ class KernelInstaller : public ExpectationInstaller {
 class Daemon::Impl {
  public:
   Impl(int argc, const char* const* argv, DaemonConfig config)
-      : argc_(argc), argv_(argv), config_(std::move(config)),
+      : argc_(argc),
+        argv_(argv),
+        config_(std::move(config)),
         log_(config_.log_format == "text" ? Log::Format::kText : Log::Format::kJson),
-        installer_(expectations_, log_), engine_(config_.engine, installer_) {}
+        installer_(expectations_, log_),
+        engine_(config_.engine, installer_) {}
 
   int Run();
 
@@ -67,6 +71,11 @@ class Daemon::Impl {
   void Stop();
   // `now`: when its receive batch was read (one clock reading per batch).
   void OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeError error, Timestamp now);
+  // Hands the kernel the rewritten packet of `decision`, after its sequence adjustment; lets the
+  // packet through unchanged when either cannot be done (the stream then stays consistent).
+  void SendRewritten(const kernel::QueuedPacket& packet, Direction direction,
+                     const Decision& decision);
+  void AcceptUnchanged(uint32_t packet_id);
   void Reload();
   std::string Metrics() const;
   void LogEvents(const std::vector<Event>& events) {
@@ -80,6 +89,7 @@ class Daemon::Impl {
   kernel::QueueClient queue_;
   kernel::CthelperClient cthelper_;
   kernel::ExpectationClient expectations_;
+  kernel::ConntrackClient conntracks_;
   KernelInstaller installer_;
   Engine engine_;
   MetricsServer metrics_;
@@ -88,6 +98,8 @@ class Daemon::Impl {
   int signal_fd_ = -1;
   uint64_t packets_without_conntrack_ = 0;
   uint64_t packets_truncated_ = 0;
+  uint64_t seq_adjust_errors_ = 0;
+  uint64_t verdict_encode_errors_ = 0;
   uint64_t reloads_ = 0;
 };
 
@@ -146,6 +158,10 @@ bool Daemon::Impl::Start() {
     log_.Error(status.message);
     return false;
   }
+  if (auto status = conntracks_.Open(); !status.ok()) {
+    log_.Error(status.message);
+    return false;
+  }
   if (auto status = cthelper_.Open(); !status.ok()) {
     log_.Error(status.message);
     return false;
@@ -190,22 +206,28 @@ void Daemon::Impl::Stop() {
   log_.Info("stopped");
 }
 
+void Daemon::Impl::AcceptUnchanged(uint32_t packet_id) {
+  // Only an encoding failure comes back here; the packet would then wait in the kernel until the
+  // queue is closed.
+  if (auto status = queue_.DeferVerdict(packet_id, kernel::QueueVerdict::kAccept); !status.ok()) {
+    ++verdict_encode_errors_;
+    log_.Warning("queue: " + status.message);
+  }
+}
+
 void Daemon::Impl::OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeError error,
                             Timestamp now) {
   if (!packet.has_id) return;
-  auto accept_unchanged = [&] {
-    queue_.DeferVerdict(packet.packet_id, kernel::QueueVerdict::kAccept);
-  };
-  if (error != kernel::DecodeError::kNone) return accept_unchanged();
+  if (error != kernel::DecodeError::kNone) return AcceptUnchanged(packet.packet_id);
   if (packet.Truncated()) {
     ++packets_truncated_;
-    return accept_unchanged();
+    return AcceptUnchanged(packet.packet_id);
   }
   std::optional<Direction> direction;
   if (packet.ctinfo) direction = kernel::CtinfoDirection(*packet.ctinfo);
   if (!packet.conntrack || !direction) {
     ++packets_without_conntrack_;
-    return accept_unchanged();
+    return AcceptUnchanged(packet.packet_id);
   }
   PacketInput input;
   input.packet = packet.payload;
@@ -222,11 +244,31 @@ void Daemon::Impl::OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeEr
               (decision.modified ? ", rewritten" : ""));
   }
   LogEvents(decision.events);
-  if (decision.modified) {
-    // The verdict carries the conntrack too, so the kernel shifts later sequence numbers.
-    queue_.DeferVerdict(packet.packet_id, kernel::QueueVerdict::kAccept, decision.packet);
-  } else {
-    accept_unchanged();
+  if (decision.modified) return SendRewritten(packet, *direction, decision);
+  AcceptUnchanged(packet.packet_id);
+}
+
+void Daemon::Impl::SendRewritten(const kernel::QueuedPacket& packet, Direction direction,
+                                 const Decision& decision) {
+  if (decision.seq_adjustment) {
+    // Before the verdict, and acknowledged: the kernel adjusts this very segment (and every later
+    // one) when the verdict re-injects it (nf_confirm_cthelper), so the adjustment must be there
+    // by then. A retransmission of a rewritten segment keeps the adjustment it had (no update).
+    const kernel::KernelStatus status =
+        conntracks_.SetSeqAdjustment(packet.conntrack->connection.original, packet.conntrack->zone,
+                                     direction, *decision.seq_adjustment);
+    if (!status.ok()) {
+      ++seq_adjust_errors_;
+      log_.Warning("rewrite not applied: " + status.message);
+      return AcceptUnchanged(packet.packet_id);
+    }
+  }
+  if (auto status =
+          queue_.DeferVerdict(packet.packet_id, kernel::QueueVerdict::kAccept, decision.packet);
+      !status.ok()) {
+    ++verdict_encode_errors_;
+    log_.Warning("rewrite not applied: " + status.message);
+    AcceptUnchanged(packet.packet_id);
   }
 }
 
@@ -265,6 +307,8 @@ std::string Daemon::Impl::Metrics() const {
       {"queue_verdict_errors", "verdicts the kernel rejected", false, double(q.verdict_errors)},
       {"queue_verdict_datagrams", "datagrams carrying verdicts (one per receive batch)", false,
        double(q.verdict_datagrams)},
+      {"queue_verdict_send_failures", "verdict datagrams the socket refused", false,
+       double(q.verdict_send_failures)},
       {"queue_overruns", "times the kernel could not deliver (packets passed, fail-open)", false,
        double(q.overruns)},
       {"packets_without_conntrack", "queued packets without conntrack (passed unchanged)", false,
@@ -273,6 +317,11 @@ std::string Daemon::Impl::Metrics() const {
        double(packets_truncated_)},
       {"expectation_install_errors", "ctnetlink errors creating expectations", false,
        double(installer_.failures())},
+      {"seq_adjust_errors",
+       "rewrites let through unchanged because ctnetlink refused their sequence adjustment", false,
+       double(seq_adjust_errors_)},
+      {"verdict_encode_errors", "verdicts that could not be encoded (packet let through unchanged)",
+       false, double(verdict_encode_errors_)},
       {"reloads", "configuration reloads (SIGHUP)", false, double(reloads_)},
       {"resident_bytes", "daemon resident memory", true, double(ResidentBytes())},
       {"session_state_bytes", "approximate heap held by session state", true,

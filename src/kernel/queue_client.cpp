@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "kernel/netlink_ack.h"
 
@@ -208,31 +209,35 @@ KernelStatus QueueClient::ReceiveBatch(size_t max_datagrams, const PacketHandler
 KernelStatus QueueClient::DeferVerdict(uint32_t packet_id, QueueVerdict verdict,
                                        std::span<const uint8_t> new_packet) {
   if (!socket_.is_open()) return KernelStatus::Error(EBADF, "netfilter queue is not open");
-  KernelStatus sent = KernelStatus::Ok();
-  if (verdicts_.WouldOverflow(new_packet.size())) sent = FlushVerdicts();
+  if (verdicts_.WouldOverflow(new_packet.size())) {
+    // The verdicts already batched go now; if that fails, FlushVerdicts() reports it next time.
+    if (KernelStatus sent = FlushVerdicts(); !sent.ok()) pending_send_error_ = sent;
+  }
   BuildError error = verdicts_.Append(socket_.NextSeq(), options_.queue_num, packet_id, verdict,
-                                      new_packet, conntrack_enabled_ && !new_packet.empty());
+                                      new_packet, /*attach_conntrack=*/false);
   if (error != BuildError::kNone) {
     return KernelStatus::Error(EINVAL,
                                "verdict for packet " + std::to_string(packet_id) +
                                    ": cannot encode: " + std::string(BuildErrorName(error)));
   }
-  return sent;
+  return KernelStatus::Ok();
 }
 
 KernelStatus QueueClient::FlushVerdicts() {
-  if (verdicts_.empty()) return KernelStatus::Ok();
+  KernelStatus earlier = std::exchange(pending_send_error_, KernelStatus::Ok());
+  if (verdicts_.empty()) return earlier;
   const size_t count = verdicts_.count();
   const int error = socket_.is_open() ? socket_.Send(verdicts_.bytes()) : EBADF;
   verdicts_.Clear();
   ++stats_.verdict_datagrams;
   if (error != 0) {
+    ++stats_.verdict_send_failures;
     // Those packets stay in the kernel's queue (counted against its length) until it is
     // closed; TCP resends their data, and each resend gets a verdict of its own.
     return KernelStatus::Error(
         error, "sending " + std::to_string(count) + " verdicts: " + ErrnoText(error));
   }
-  return KernelStatus::Ok();
+  return earlier;
 }
 
 KernelStatus QueueClient::SendVerdict(uint32_t packet_id, QueueVerdict verdict,

@@ -40,7 +40,8 @@ struct QueueStats {
   uint64_t verdict_errors = 0;  // NLMSG_ERROR answers to verdicts (ENOENT: unknown packet id)
   int last_verdict_error = 0;
   uint64_t overruns = 0;  // ENOBUFS: the kernel could not deliver (fail-open let them pass)
-  uint64_t verdict_datagrams = 0;  // sendto calls carrying verdicts (a batch each)
+  uint64_t verdict_datagrams = 0;      // sendto calls carrying verdicts (a batch each)
+  uint64_t verdict_send_failures = 0;  // of those, the ones the socket refused
 };
 
 class QueueClient {
@@ -71,12 +72,15 @@ class QueueClient {
   KernelStatus ReceiveBatch(size_t max_datagrams, const PacketHandler& on_packet, bool wait = true);
 
   // Adds the verdict for `packet_id` to the batch FlushVerdicts sends (sending the batch first
-  // when it is full). A non-empty `new_packet` replaces the packet; it then carries NFQA_CT (when
-  // conntrack is on) so that the kernel adjusts later sequence numbers.
+  // when it is full). A non-empty `new_packet` replaces the packet. The verdict carries no NFQA_CT:
+  // the kernel's sequence adjustment on that path is wrong for IPv6 (conntrack_messages.h), so a
+  // caller whose rewrite changed a length sets the adjustment over ctnetlink before this. An error
+  // means the verdict could not be encoded and was not added (the caller must still answer).
   KernelStatus DeferVerdict(uint32_t packet_id, QueueVerdict verdict,
                             std::span<const uint8_t> new_packet = {});
   // Sends the deferred verdicts, in the order given, in one datagram. Call it after every
-  // ReceiveBatch: a packet waits in the kernel until its verdict arrives.
+  // ReceiveBatch: a packet waits in the kernel until its verdict arrives. Also reports a send that
+  // failed when DeferVerdict had to send a full batch early.
   KernelStatus FlushVerdicts();
   // DeferVerdict and FlushVerdicts for a single packet.
   KernelStatus SendVerdict(uint32_t packet_id, QueueVerdict verdict,
@@ -90,6 +94,7 @@ class QueueClient {
   QueueOptions options_;
   bool conntrack_enabled_ = false;
   QueueStats stats_;
+  KernelStatus pending_send_error_ = KernelStatus::Ok();
   // ReceiveBatch reads up to kReceiveSlots datagrams per recvmmsg (Open reads its answers into
   // the first). The storage is left uninitialised, so a slot's pages become resident only when a
   // large packet fills them.

@@ -12,10 +12,11 @@
 //   what binding a queue this socket already holds gives). Without CAP_NET_ADMIN nfnetlink itself
 //   answers EPERM too.
 // - A verdict's NFQA_PAYLOAD replaces the packet; when its length differs and the verdict also
-//   carries NFQA_CT, the kernel shifts later sequence numbers (nfnl_ct->seq_adjust, only for
-//   NATed conntracks). The glue applies CTA_TIMEOUT, CTA_STATUS, CTA_HELP, CTA_LABELS and CTA_MARK
-//   found in NFQA_CT (ctnetlink_glue_parse_ct); an empty nest changes nothing and is all the
-//   sequence adjustment needs, so that is what is sent.
+//   carries NFQA_CT, the kernel records a sequence adjustment (nfnl_ct->seq_adjust, only for
+//   NATed conntracks), but at a wrong position for IPv6 (see conntrack_messages.h), so the daemon
+//   sets the adjustment over ctnetlink instead and its verdicts carry no NFQA_CT. The glue applies
+//   CTA_TIMEOUT, CTA_STATUS, CTA_HELP, CTA_LABELS and CTA_MARK found in NFQA_CT
+//   (ctnetlink_glue_parse_ct); an empty nest changes nothing else.
 // - The kernel sets CHECKSUM_NONE on a mangled packet (nfqnl_mangle): a rewritten packet must
 //   carry complete, correct IP and TCP checksums.
 #pragma once

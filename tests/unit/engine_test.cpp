@@ -103,6 +103,35 @@ TEST_F(EngineTest, RetransmittedPortGetsTheSameRewriteAndNoSecondExpectation) {
   EXPECT_EQ(engine.counters().Get(Counter::kSegmentsRetransmitted), 1u);
 }
 
+// A live gateway hands the kernel its sequence adjustment after each length-changing rewrite
+// (the queue's own path records it at a wrong position for IPv6); a retransmission changes none.
+TEST_F(EngineTest, DecisionCarriesTheKernelsSequenceAdjustment) {
+  Engine engine(EngineConfig{}, installer);
+  Conversation ftp(engine, Masqueraded(Family::kIpv6));
+  ftp.Handshake();
+  ftp.Login();
+  EXPECT_FALSE(ftp.Client("TYPE I\r\n").seq_adjustment.has_value());
+  // 2001:db8:1::2 -> 2001:db8:2::1 keeps the length: no adjustment.
+  Decision same_length = ftp.Client("EPRT |2|2001:db8:1::2|40001|\r\n");
+  ASSERT_TRUE(same_length.modified);
+  EXPECT_FALSE(same_length.seq_adjustment.has_value());
+  ftp.Server("200 ok\r\n");
+  // The zero-padded spelling is 7 bytes longer than the canonical one written back.
+  const uint32_t port_seq = ftp.client_seq();
+  Decision shorter = ftp.Client("EPRT |2|2001:0db8:0001::0002|40002|\r\n");
+  ASSERT_TRUE(shorter.modified);
+  ASSERT_EQ(shorter.payload_delta, -7);
+  EXPECT_EQ(shorter.seq_adjustment, (SeqAdjustment{port_seq, 0, -7}));
+  Decision again = ftp.Send(Direction::kOriginal, "EPRT |2|2001:0db8:0001::0002|40002|\r\n",
+                            tcp_flags::kAck | tcp_flags::kPsh, port_seq);
+  ASSERT_TRUE(again.modified);
+  EXPECT_FALSE(again.seq_adjustment.has_value());
+  ftp.Server("200 ok\r\n");
+  const uint32_t next_seq = ftp.client_seq();
+  Decision next = ftp.Client("EPRT |2|2001:0db8:0001::0002|40003|\r\n");
+  EXPECT_EQ(next.seq_adjustment, (SeqAdjustment{next_seq, -7, -14}));
+}
+
 TEST_F(EngineTest, OverlappingSegmentRewritesOnlyTheNewLineOnce) {
   Engine engine(ReplayConfig(), installer);
   Conversation ftp(engine, Masqueraded());

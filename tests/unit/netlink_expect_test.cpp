@@ -27,6 +27,7 @@
 #include "kernel/expectation_client.h"
 #include "kernel/kernel_status.h"
 #include "kernel/netlink_socket.h"
+#include "netlink_live_util.h"
 #include "netlink_test_util.h"
 
 namespace ftpalg::kernel {
@@ -35,6 +36,7 @@ namespace {
 using test::Buffer;
 using test::Bytes;
 using test::Concat;
+using test::CreateConntrack;
 using test::Hex;
 using test::kSeq;
 
@@ -345,31 +347,6 @@ TEST(ExpectParseTest, Malformed) {
 
 // --- The live kernel ---
 
-// A conntrack for the control connection, made with ctnetlink (IPCTNL_MSG_CT_NEW): both tuples,
-// a timeout, TCP state ESTABLISHED and, unless `helper` is empty, a helper.
-int CreateConntrack(NetlinkSocket& socket, const Tuple& original, const Tuple& reply,
-                    const char* helper) {
-  alignas(8) std::array<uint8_t, 512> buffer{};
-  MessageBuilder b(buffer, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW,
-                   NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, socket.NextSeq(), AF_INET, 0);
-  PutCtTuple(b, CTA_TUPLE_ORIG, original, 6);
-  PutCtTuple(b, CTA_TUPLE_REPLY, reply, 6);
-  b.PutBe32(CTA_TIMEOUT, 120);
-  nlattr* protoinfo = b.BeginNest(CTA_PROTOINFO);
-  nlattr* tcp = b.BeginNest(CTA_PROTOINFO_TCP);
-  b.PutU8(CTA_PROTOINFO_TCP_STATE, 3);  // TCP_CONNTRACK_ESTABLISHED
-  b.EndNest(tcp);
-  b.EndNest(protoinfo);
-  if (helper[0] != '\0') {
-    nlattr* help = b.BeginNest(CTA_HELP);
-    b.PutStrz(CTA_HELP_NAME, helper);
-    b.EndNest(help);
-  }
-  BuildResult built = b.Finish();
-  if (!built.ok()) return EINVAL;
-  return socket.Request(built.message).error;
-}
-
 std::string ExpectationScenario() {
   if (unshare(CLONE_NEWNET) != 0) return std::string("unshare: ") + std::strerror(errno);
   NetlinkSocket socket;
@@ -450,14 +427,7 @@ std::string ExpectationScenario() {
 
 TEST(ExpectationClientLiveTest, AgainstRealConntrackInPrivateNamespace) {
   if (!HasNetAdmin()) GTEST_SKIP() << "needs CAP_NET_ADMIN";
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(
-      {
-        std::string error = ExpectationScenario();
-        if (!error.empty()) std::fprintf(stderr, "%s\n", error.c_str());
-        _exit(error.empty() ? 0 : 1);
-      },
-      ::testing::ExitedWithCode(0), "");
+  test::ExpectScenarioPasses(ExpectationScenario);
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include "kernel/netlink_ack.h"
 #include "kernel/queue_client.h"
 #include "kernel/queue_messages.h"
+#include "netlink_live_util.h"
 #include "netlink_test_util.h"
 
 namespace ftpalg::kernel {
@@ -37,6 +38,7 @@ namespace {
 
 using test::Bytes;
 using test::Concat;
+using test::ExpectScenarioPasses;
 using test::Hex;
 using test::kSeq;
 std::span<uint8_t> Buffer() { return test::Buffer<512>(); }
@@ -454,8 +456,8 @@ std::string OpenLoopbackQueue(uint16_t queue_num, int receiver_flags, LoopbackQu
   return "";
 }
 
-// Runs SCENARIO in a forked child (it changes the child's network namespace); it passes when
-// SCENARIO returns no error.
+// The live queue scenarios need CAP_NET_ADMIN, iptables and ip; each runs in a forked child that
+// changes its network namespace (ExpectScenarioPasses).
 class QueueNamespaceLiveTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -463,16 +465,6 @@ class QueueNamespaceLiveTest : public ::testing::Test {
     if (std::system("command -v iptables >/dev/null && command -v ip >/dev/null") != 0) {
       GTEST_SKIP() << "needs iptables and ip";
     }
-  }
-  static void ExpectScenarioPasses(std::string (*scenario)()) {
-    GTEST_FLAG_SET(death_test_style, "threadsafe");
-    EXPECT_EXIT(
-        {
-          std::string error = scenario();
-          if (!error.empty()) std::fprintf(stderr, "%s\n", error.c_str());
-          _exit(error.empty() ? 0 : 1);
-        },
-        ::testing::ExitedWithCode(0), "");
   }
 };
 

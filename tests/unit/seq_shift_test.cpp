@@ -119,6 +119,19 @@ TEST_P(SeqShiftTest, RecordingAgainIsIgnored) {
   EXPECT_TRUE(none.empty());
 }
 
+// What Record returns is what the kernel's nf_ct_seqadj_set() would leave in struct nf_ct_seqadj
+// for the direction (a live gateway sends it over ctnetlink): position of the newest change, the
+// offset before it and the cumulative offset after it; nothing when the change is not recorded.
+TEST_P(SeqShiftTest, RecordReturnsTheKernelsAdjustment) {
+  SeqShift shift;
+  EXPECT_EQ(shift.Record(At(10), 4), (SeqAdjustment{At(10), 0, 4}));
+  EXPECT_EQ(shift.Record(At(40), -6), (SeqAdjustment{At(40), 4, -2}));
+  EXPECT_EQ(shift.Record(At(40), -6), std::nullopt);  // a retransmission: unchanged
+  EXPECT_EQ(shift.Record(At(25), 8), std::nullopt);   // before the newest change
+  EXPECT_EQ(shift.Record(At(60), 0), std::nullopt);   // no length change
+  EXPECT_EQ(shift.Record(At(70), 3), (SeqAdjustment{At(70), -2, 1}));
+}
+
 // The kernel's nf_ct_seqadj keeps one change; we keep kMaxChanges and fold older ones.
 TEST_P(SeqShiftTest, OldChangesAreFolded) {
   constexpr int kChanges = 12;
