@@ -13,6 +13,9 @@ PACKAGES=(
   # the interop matrix (tests/vm/interop.sh): more real FTP clients (the servers conflict with
   # each other as packages: tests/vm/fetch-ftp-servers.sh unpacks them instead)
   wget ncftp tnftp
+  # the shared libraries of those unpacked servers (vsftpd: libwrap0; proftpd-core: libhiredis0.14,
+  # libmemcached11, libmemcachedutil2, libpcre2-posix3; pure-ftpd: libsodium23)
+  libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
   # the stock-kernel test bed
   qemu-system-x86 busybox-static kmod cpio file
   # benchmarks: the live benchmark's plot (bench/run-live.sh)

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """FTP server for the VM scenarios: pyftpdlib, anonymous read-only, one process, several addresses.
 
-usage: ftpd.py ROOT LOGFILE READYFILE ADDRESS [ADDRESS...]   (port 21 on each address)
-READYFILE is created once every address listens.
+usage: ftpd.py [--port N] [--masquerade ADDR] ROOT LOGFILE READYFILE ADDRESS [ADDRESS...]
+Listens on port N (default 21) of each ADDRESS ("::" alone: every IPv4 and IPv6 address, one
+dual-stack socket). READYFILE is created once every address listens. --masquerade ADDR: the
+address announced in 227 replies (pyftpdlib's masquerade_address, the NAT workaround without an
+ALG).
 
 Stock pyftpdlib behaviour that the scenarios rely on:
 - PORT/EPRT naming an address other than the client's is refused (permit_foreign_addresses off),
@@ -15,6 +18,7 @@ Stock pyftpdlib behaviour that the scenarios rely on:
 The active-mode connect timeout is short so that a data connection the firewall drops ends in a
 quick "425" instead of a 30 s wait.
 """
+import argparse
 import ipaddress
 import logging
 import sys
@@ -29,15 +33,20 @@ from pyftpdlib.servers import FTPServer
 
 
 def main():
-    if len(sys.argv) < 5:
-        sys.exit(__doc__)
-    root, logfile, readyfile, addresses = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-    logging.basicConfig(filename=logfile, level=logging.DEBUG,
+    parser = argparse.ArgumentParser(usage=__doc__)
+    parser.add_argument("--port", type=int, default=21)
+    parser.add_argument("--masquerade")
+    parser.add_argument("root")
+    parser.add_argument("logfile")
+    parser.add_argument("readyfile")
+    parser.add_argument("addresses", nargs="+")
+    args = parser.parse_args()
+    logging.basicConfig(filename=args.logfile, level=logging.DEBUG,
                         format="%(asctime)s %(message)s")
     ActiveDTP.timeout = 5
 
     authorizer = DummyAuthorizer()
-    authorizer.add_anonymous(root)  # read-only: perm "elr"
+    authorizer.add_anonymous(args.root)  # read-only: perm "elr"
 
     class Handler(FTPHandler):
         def _make_eport(self, ip, port):
@@ -50,10 +59,11 @@ def main():
     Handler.authorizer = authorizer
     Handler.permit_foreign_addresses = False
     Handler.permit_privileged_ports = False
+    Handler.masquerade_address = args.masquerade
 
-    servers = [FTPServer((address, 21), Handler) for address in addresses]
-    with open(readyfile, "w") as ready:
-        ready.write("listening on %s\n" % " ".join(addresses))
+    servers = [FTPServer((address, args.port), Handler) for address in args.addresses]
+    with open(args.readyfile, "w") as ready:
+        ready.write("listening on %s port %d\n" % (" ".join(args.addresses), args.port))
     # All servers share the default IOLoop; serving one serves them all.
     servers[0].serve_forever()
 

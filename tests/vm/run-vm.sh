@@ -90,6 +90,9 @@ done
 
 "$HERE/fetch-kernel.sh" "$CACHE"; rc=$?
 [ $rc -eq 0 ] || exit $rc
+# vsftpd, ProFTPD and Pure-FTPd for the jobs that use tests/vm/ftp_servers.sh (FTPALG_VM_CACHE in
+# the guest); without them only those jobs skip, so a failure here is not fatal.
+"$HERE/fetch-ftp-servers.sh" "$CACHE" || echo "run-vm.sh: FTP servers not fetched (jobs that need them skip)" >&2
 "$HERE/build-initramfs.sh" "$CACHE" >/dev/null; rc=$?
 [ $rc -eq 0 ] || exit $rc
 # shellcheck disable=SC1091
@@ -112,6 +115,7 @@ q() { printf '%q ' "$@"; }
   echo "export HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=dumb FTPALG_IN_VM=1"
   echo "export FTPALG_RESULTS=$(q "$RUN")"
   echo "export FTPALG_VM_DIR=$(q "$HERE")"   # tests/vm, for --job scripts (faults.sh, attacks.sh)
+  echo "export FTPALG_VM_CACHE=$(q "$CACHE")"  # ftp-servers/ of fetch-ftp-servers.sh
   echo "export FTPALG_DAEMON=$(q "$DAEMON")"
   [ -n "$DAEMON_ARGS" ] && echo "export FTPALG_DAEMON_ARGS=$(q "$DAEMON_ARGS")"
   [ -n "$HELPER_NAME" ] && echo "export FTPALG_HELPER_NAME=$(q "$HELPER_NAME")"
