@@ -18,7 +18,11 @@
 #           PASV), --no-ftp-skip-pasv-ip. One control connection (file, then listing).
 #   lftp    ftp:passive-mode off|on; defaults otherwise: ftp:sync-mode on as shipped by Debian,
 #           ftp:prefer-epsv no, so PORT/PASV over IPv4 and EPRT/EPSV over IPv6 (the only ones
-#           there are). One control connection. (FTPC_LFTP_SYNC=off: lftp pipelines commands.)
+#           there are). One control connection.
+#   lftp-pipelined  lftp with ftp:sync-mode off: it sends PORT/EPRT and RETR (or LIST) without
+#           waiting for the PORT reply (lftp 4.9.2's default is on, Debian's too; users turn it off
+#           for speed). The kernel helper is known to fail active mode that way (issue 9), so it
+#           is a client of its own in the matrix.
 #   wget    active: --no-passive-ftp; IPv4 PORT/PASV, IPv6 EPRT/EPSV (LPRT/LPSV as fall-back).
 #           Two runs: the file, then the listing (its HTML index of the LIST output).
 #   ncftp   ncftpget / ncftpls, -E (PORT) or -F (PASV). No IPv6 at all in ncftp 3.2.6 (an IPv6
@@ -33,7 +37,7 @@
 # any case after FTPC_CAP_S (default 300). FTPC_END says why it ended: exit | stalled | cap.
 FTPC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FTPC_LIB=$FTPC_DIR/ftp_clients.sh
-FTPC_CLIENTS="curl lftp wget ncftp ftplib tnftp"
+FTPC_CLIENTS="curl lftp lftp-pipelined wget ncftp ftplib tnftp"
 FTPC_PY=${FTPC_PY:-/usr/bin/python3}
 
 # ftpc_supported CLIENT FAMILY MODE: 0 when the client can do it; else FTPC_REASON says why not.
@@ -52,6 +56,7 @@ ftpc_version() {
   case "$1" in
     curl) curl --version | head -n 1 | cut -d' ' -f1-2 ;;
     lftp) lftp --version | head -n 1 | sed 's/^LFTP | Version \([^ ]*\).*/lftp \1/' ;;
+    lftp-pipelined) echo "$(ftpc_version lftp), ftp:sync-mode off" ;;
     wget) wget --version | head -n 1 | cut -d' ' -f1-3 ;;
     ncftp) ncftpget -v 2>&1 | head -n 1 ;;
     ftplib) "$FTPC_PY" -c 'import sys; print("Python ftplib", sys.version.split()[0])' ;;
@@ -83,6 +88,8 @@ ftpc_lftp() {
     open -u anonymous,test@example.org $url;
     get big.bin -o $5/big.bin; ls > $5/listing"
 }
+
+ftpc_lftp_pipelined() { FTPC_LFTP_SYNC=off ftpc_lftp "$@"; }
 
 ftpc_wget() {
   local ns=$1 url opts=(-d -t 1 -T 60) rc
@@ -133,7 +140,7 @@ ftpc_run() {
   local pid start now last_change bytes last_bytes=-1 rc
   start=${EPOCHREALTIME/./}
   # A session of its own (setsid) so that the watchdog can stop the client and its children.
-  setsid bash -c 'source "$0"; "$@"' "$FTPC_LIB" "ftpc_$client" "$2" "$3" "$4" "$5" "$6" \
+  setsid bash -c 'source "$0"; "$@"' "$FTPC_LIB" "ftpc_${client//-/_}" "$2" "$3" "$4" "$5" "$6" \
     >>"$trace" 2>&1 </dev/null &
   pid=$!
   last_change=$start
