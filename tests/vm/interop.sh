@@ -42,8 +42,9 @@ SERVERS_ARG=${1:-}
 shift || true
 GLOBS=("$@")
 FTPALG_SCENARIOS_LIB=1
+# The case globs become scenarios.sh's FILTERS: selected CASE matches a case against them.
 # shellcheck source=scenarios.sh
-source "$VMDIR/scenarios.sh" kernel
+source "$VMDIR/scenarios.sh" kernel "${GLOBS[@]}"
 # shellcheck source=ftp_clients.sh
 source "$VMDIR/ftp_clients.sh"
 FTPC_PY=$PY
@@ -83,20 +84,10 @@ publish_passive_range() {  # add|del
 # --- One cell --------------------------------------------------------------------------------
 tsv_row() { local IFS=$'\t'; echo "$*" >>"$TSV"; }
 
-cell_selected() {
-  local g
-  [ ${#GLOBS[@]} -eq 0 ] && return 0
-  for g in "${GLOBS[@]}"; do
-    # shellcheck disable=SC2053
-    [[ $1 == $g ]] && return 0
-  done
-  return 1
-}
-
 run_cell() {  # SERVER TOPO FAMILY MODE CLIENT
   local server=$1 topo=$2 v=$3 xmode=$4 client=$5
   local case="$server-$topo-ipv$v-$xmode-$client"
-  cell_selected "$case" || return 0
+  selected "$case" || return 0
   local ns host dir rc related exp0 exp1 ct cmds size sum listing problems=() notes=()
   if ! ftpc_supported "$client" "$v" "$xmode"; then
     result "$case" SKIP "$FTPC_REASON"
@@ -219,13 +210,13 @@ phase_selected() {  # SERVER PHASE(main|pasvaddr): a glob selects one of its cel
   [ ${#GLOBS[@]} -eq 0 ] && return 0
   for client in $CLIENTS; do
     if [ "$2" = pasvaddr ]; then
-      cell_selected "$1-pasvaddr-ipv4-passive-$client" && return 0
+      selected "$1-pasvaddr-ipv4-passive-$client" && return 0
       continue
     fi
     for topo in masq dnat; do
       for v in 4 6; do
         for xmode in active passive; do
-          cell_selected "$1-$topo-ipv$v-$xmode-$client" && return 0
+          selected "$1-$topo-ipv$v-$xmode-$client" && return 0
         done
       done
     done
