@@ -12,8 +12,9 @@ namespace {
 void Describe(CLI::App& app, DaemonConfig* config, settings::EngineOptions* engine_options) {
   app.description(
       "ftp-algd: FTP application-layer gateway, a userspace conntrack helper.\n"
-      "Rewrites PORT/EPRT/227/229 for NAT and installs conntrack expectations for the data\n"
-      "connections of the control connections that the firewall rules hand to the helper\n"
+      "Rewrites PORT/EPRT/LPRT and 227/229/228 for NAT and installs conntrack expectations for\n"
+      "the data connections of the control connections that the firewall rules hand to the\n"
+      "helper "
       "(nft: ct helper \"ftp-alg\"; iptables: -j CT --helper ftp-alg). See README.md.");
   app.set_config("-c,--config", "", "configuration file (the same keys as the long flags)");
   app.add_option("-q,--queue", config->queue_num, "netfilter queue number for the helper")

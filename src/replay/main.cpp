@@ -21,8 +21,8 @@ int RunTool(int argc, char** argv) {
 
   CLI::App app{
       "Runs the ftp-alg engine over a capture (pcap or pcapng, optionally gzipped): rewrites\n"
-      "PORT/EPRT/227/229 as the gateway would under the given NAT, predicts data connections,\n"
-      "and reports every decision."};
+      "PORT/EPRT/LPRT and 227/229/228 as the gateway would under the given NAT, predicts data\n"
+      "connections, and reports every decision."};
   app.add_option("capture", options.input_path, "capture file to read")->required();
   app.add_option("-w,--write", options.write_path, "write the rewritten capture here (pcap)");
   app.add_option("-e,--events", events_path,

@@ -66,8 +66,8 @@ def main():
             if key[0] != server:
                 continue
             name = " ".join(key[1:])
-            print("| %s | %s |" % (name, " | ".join(cell(cells[a]) if a in cells else "not run"
-                                                     for a in algs)))
+            row = " | ".join(cell(cells[a]) if a in cells else "not run" for a in algs)
+            print("| %s | %s |" % (name, row))
         print()
     print("Counts: " + "; ".join(
         "%s %s" % (alg, ", ".join("%d %s" % (n, v) for v, n in sorted(counts[alg].items())))
