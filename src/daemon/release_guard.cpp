@@ -8,14 +8,30 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "daemon/log.h"
 #include "kernel/kernel_status.h"
 
 namespace ftpalg::daemon {
 
-std::string ReleaseRegistration(const kernel::HelperRegistration& registration) {
-  if (kernel::QueueOwnerPortid(registration.queue_num)) {
+bool WaitForQueueRelease(const std::function<bool()>& queue_bound, int attempts,
+                         std::chrono::milliseconds interval) {
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    if (!queue_bound()) return true;
+    if (attempt + 1 < attempts) std::this_thread::sleep_for(interval);
+  }
+  return false;
+}
+
+std::string ReleaseRegistration(const kernel::HelperRegistration& registration,
+                                std::chrono::milliseconds grace) {
+  constexpr std::chrono::milliseconds kInterval(20);
+  const int attempts = 1 + static_cast<int>(grace / kInterval);
+  const auto queue_bound = [&registration] {
+    return kernel::QueueOwnerPortid(registration.queue_num).has_value();
+  };
+  if (!WaitForQueueRelease(queue_bound, attempts, kInterval)) {
     return "queue " + std::to_string(registration.queue_num) +
            " is bound by a running instance: registration left enabled";
   }
@@ -52,7 +68,9 @@ bool ReleaseGuard::Start(const kernel::HelperRegistration& registration, std::st
     // EOF without the dismiss byte: the daemon is gone without a clean stop.
     if (!(got == 1 && byte == 'x')) {
       Log log;
-      log.Warning("ftp-algd ended without a clean stop; " + ReleaseRegistration(registration));
+      // Two seconds for the dead daemon's queue socket to go; a new instance keeps it longer.
+      log.Warning("ftp-algd ended without a clean stop; " +
+                  ReleaseRegistration(registration, std::chrono::seconds(2)));
     }
     _exit(0);
   }

@@ -13,16 +13,29 @@
 // ExecStopPost) after anything else.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
 
 #include "kernel/cthelper_client.h"
 
 namespace ftpalg::daemon {
 
 // Disables the registration for every family unless a process has bound the helper's queue (a new
-// instance already serves it). Returns a one-line description of what it did.
-std::string ReleaseRegistration(const kernel::HelperRegistration& registration);
+// instance already serves it). `grace`: how long a bound queue may take to be released before it
+// counts as served (see WaitForQueueRelease). Returns a one-line description of what it did.
+std::string ReleaseRegistration(const kernel::HelperRegistration& registration,
+                                std::chrono::milliseconds grace = std::chrono::milliseconds(0));
+
+// Asks `queue_bound` until it says false, at most `attempts` times, `interval` apart; true when
+// the queue was found free. The guard learns of the daemon's death when the kernel closes the
+// daemon's end of its pipe, which can come a moment before the queue's netlink socket of the same
+// dead process is released: checking once then took the dead daemon for a running instance and
+// left the registration enabled (found live: fault-sigkill, once the daemon had a second thread).
+bool WaitForQueueRelease(const std::function<bool()>& queue_bound, int attempts,
+                         std::chrono::milliseconds interval);
 
 class ReleaseGuard {
  public:
