@@ -122,7 +122,7 @@ case_purge() {
 
 log "package: kernel $(uname -r), $DEB"
 if [ -z "$DEB" ] || [ ! -f "$DEB" ]; then
-  result package SKIP "no package (${DEB:-none given}): scripts/build-deb.sh"
+  result package SKIP "no ftp-alg_*.deb in ${2:-(no directory given)}: scripts/build-deb.sh"
   exit 4
 fi
 testbed_up
