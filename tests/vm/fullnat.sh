@@ -171,13 +171,6 @@ run_watched() {  # DIR
   rc=$?
 }
 
-KERNEL_FAILS=0
-case_result() {  # NAME VERDICT DETAIL: the kernel helper's failures are reported, not counted
-  result "$@"
-  if [ "$MODE" = kernel ] && [ "$2" = FAIL ]; then
-    NFAIL=$((NFAIL - 1)) KERNEL_FAILS=$((KERNEL_FAILS + 1))
-  fi
-}
 
 fullnat_case() {  # FLAVOUR FAMILY CMD
   local name="$1-ipv$2-$3" v=$2 cmd=$3 base dir t0 problems=() ct line ctl=0 listing
@@ -216,9 +209,9 @@ fullnat_case() {  # FLAVOUR FAMILY CMD
   [ $ctl = 1 ] || problems+=("no control connection with helper=$HELPER in conntrack -L")
 
   if [ ${#problems[@]} -eq 0 ]; then
-    case_result "$name" PASS "3 MB + 1 KB + listing, helper=$HELPER $(secs_since "$t0")s"
+    alg_result "$name" PASS "3 MB + 1 KB + listing, helper=$HELPER $(secs_since "$t0")s"
   else
-    case_result "$name" FAIL "$(IFS=';'; echo "${problems[*]}") $(secs_since "$t0")s (cases/$MODE-$name.log)"
+    alg_result "$name" FAIL "$(IFS=';'; echo "${problems[*]}") $(secs_since "$t0")s (cases/$MODE-$name.log)"
   fi
 }
 
@@ -236,7 +229,7 @@ fullnat_alg() {  # MODE: both rule set flavours with this ALG's helper
   for flavour in nft iptables; do
     nft flush ruleset
     if ! "rules_$flavour" "$HELPER" >"$RES/cases/$1-rules-$flavour.err" 2>&1; then
-      case_result "$flavour-rules" FAIL "rule set refused: $(tail -n 3 "$RES/cases/$1-rules-$flavour.err")"
+      alg_result "$flavour-rules" FAIL "rule set refused: $(tail -n 3 "$RES/cases/$1-rules-$flavour.err")"
       continue
     fi
     nft list ruleset >"$RES/cases/$1-ruleset-$flavour.txt" 2>&1
@@ -250,6 +243,4 @@ for_each_alg "$MODES" fullnat fullnat_alg
   echo "### dmesg (netfilter)"; dmesg | grep -iE 'nf_|conntrack|netfilter|cthelper' | tail -n 50
 } >"$RES/gateway-state.txt" 2>&1
 
-LABEL="fullnat ($MODES)"
-[ $KERNEL_FAILS -eq 0 ] || LABEL="$LABEL (+ $KERNEL_FAILS kernel helper fail, reference, not counted)"
-summarize_and_exit "$LABEL"
+summarize_and_exit "$(with_kernel_fails "fullnat ($MODES)")"
