@@ -35,7 +35,8 @@
 # Output: VM-RESULT <alg>:<server>-<case> PASS|FAIL|SKIP <detail> (console and results.txt), the
 # table $FTPALG_RESULTS/interop.tsv (one row per cell, header first), cases/<alg>-<server>-<case>.log
 # (client trace, commands, FORWARD counters, conntrack, expectations), servers/<server>-<ns>/
-# (the servers' logs and configuration). Exit 0 all passed, 1 a cell failed, 4 nothing ran.
+# (the servers' logs and configuration). Exit 0 all ftp-algd cells passed, 1 one failed, 4
+# nothing ran.
 # Topology, firewall and ALG setup come from testbed.sh.
 set -u
 VMDIR=${FTPALG_VM_DIR:-$(cd "$(dirname "$0")" && pwd)}
