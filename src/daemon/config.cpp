@@ -45,7 +45,7 @@ void Describe(CLI::App& app, DaemonConfig* config, settings::EngineOptions* engi
   app.set_version_flag("--version", "ftp-algd 0.1.0");
 }
 
-void Apply(const settings::EngineOptions& engine_options, DaemonConfig* config) {
+void Apply(settings::EngineOptions& engine_options, DaemonConfig* config) {
   engine_options.Apply(&config->engine);
   config->deprecation_notice = engine_options.DeprecationNotice();
   // The kernel shifts sequence numbers on a live gateway (nf_ct_seqadj, which the daemon sets over

@@ -24,12 +24,11 @@ void EngineOptions::AddTo(CLI::App& app, EngineConfig* config) {
           ->capture_default_str()
           ->check(CLI::Range(size_t{1}, kMaxPendingLimit));
   // Hidden (empty group), still read from the command line and from configuration files.
-  max_expected_alias_ =
-      app.add_option("--max-expected", policy.max_pending_expectations,
-                     "deprecated spelling of --max-pending")
-          ->group("")
-          ->check(CLI::Range(size_t{1}, kMaxPendingLimit))
-          ->excludes(max_pending);
+  max_expected_alias_ = app.add_option("--max-expected", policy.max_pending_expectations,
+                                       "deprecated spelling of --max-pending")
+                            ->group("")
+                            ->check(CLI::Range(size_t{1}, kMaxPendingLimit))
+                            ->excludes(max_pending);
   app.add_option("--expect-timeout", policy.expectation_timeout_seconds,
                  "seconds an expectation waits for its data connection")
       ->capture_default_str()
@@ -47,7 +46,8 @@ void EngineOptions::AddTo(CLI::App& app, EngineConfig* config) {
       ->check(CLI::Range(10, 7 * 86400));
 }
 
-void EngineOptions::Apply(EngineConfig* config) const {
+void EngineOptions::Apply(EngineConfig* config) {
+  max_expected_alias_used_ = max_expected_alias_ != nullptr && max_expected_alias_->count() > 0;
   PolicyConfig& policy = config->policy;
   policy.require_same_address = !loose_;
   policy.refuse_low_ports = !allow_low_ports_;
@@ -58,7 +58,7 @@ void EngineOptions::Apply(EngineConfig* config) const {
 }
 
 std::string EngineOptions::DeprecationNotice() const {
-  if (max_expected_alias_ == nullptr || max_expected_alias_->count() == 0) return "";
+  if (!max_expected_alias_used_) return "";
   return "max-expected is deprecated: use max-pending (the same setting)";
 }
 

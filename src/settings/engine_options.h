@@ -28,11 +28,12 @@ class EngineOptions {
   // *config must outlive the parse. Call Apply() after parsing.
   void AddTo(CLI::App& app, EngineConfig* config);
 
-  // Writes the parsed switches and the idle timeout into *config.
-  void Apply(EngineConfig* config) const;
+  // Writes the parsed switches and the idle timeout into *config, and notes whether a deprecated
+  // spelling was used. Call it while the CLI::App of AddTo() still exists.
+  void Apply(EngineConfig* config);
 
-  // After parsing: a one-line notice when a deprecated spelling was used (on the command line or
-  // in a configuration file), else empty.
+  // After Apply(): a one-line notice when a deprecated spelling was used (on the command line or
+  // in a configuration file), else empty. Needs no CLI::App (it may be gone by then).
   std::string DeprecationNotice() const;
 
  private:
@@ -43,7 +44,10 @@ class EngineOptions {
   bool no_tls_step_aside_ = false;
   uint32_t idle_timeout_seconds_ = 0;
   // --max-expected: ftp-algd's name for --max-pending before both tools shared one definition.
+  // Owned by the CLI::App: read only in Apply(), which records what DeprecationNotice() needs
+  // (found by ASan: the tests called DeprecationNotice() after their app was gone).
   CLI::Option* max_expected_alias_ = nullptr;
+  bool max_expected_alias_used_ = false;
 };
 
 }  // namespace ftpalg::settings
