@@ -10,12 +10,6 @@
 namespace ftpalg::test {
 namespace {
 
-EngineConfig ReplayConfig() {
-  EngineConfig config;
-  config.shift_sequence_numbers = true;
-  return config;
-}
-
 // A second control connection through the same gateway: Masqueraded() from another client port.
 ControlConnection AnotherMasqueradedClient() {
   ControlConnection control = Masqueraded();

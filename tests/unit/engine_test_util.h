@@ -131,6 +131,14 @@ class Conversation {
   uint32_t server_seq_;
 };
 
+// The engine as the replay tool runs it: it shifts sequence numbers itself after a length change
+// (the daemon leaves that to the kernel).
+inline EngineConfig ReplayConfig() {
+  EngineConfig config;
+  config.shift_sequence_numbers = true;
+  return config;
+}
+
 // Typical control connections (documentation addresses).
 inline ControlConnection Untranslated(Family family = Family::kIpv4) {
   ControlConnection c;

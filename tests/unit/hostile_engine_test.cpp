@@ -22,12 +22,6 @@
 namespace ftpalg::test {
 namespace {
 
-EngineConfig ReplayConfig() {
-  EngineConfig config;
-  config.shift_sequence_numbers = true;
-  return config;
-}
-
 std::vector<Event> AllEvents(const Conversation& ftp) {
   std::vector<Event> out;
   for (const Decision& d : ftp.decisions) out.insert(out.end(), d.events.begin(), d.events.end());

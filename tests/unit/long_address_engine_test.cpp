@@ -9,12 +9,6 @@
 namespace ftpalg::test {
 namespace {
 
-EngineConfig ReplayConfig() {
-  EngineConfig config;
-  config.shift_sequence_numbers = true;
-  return config;
-}
-
 class LongAddressEngineTest : public ::testing::Test {
  protected:
   // A session through the gateway, logged in (unless `login` is false).
