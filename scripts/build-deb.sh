@@ -8,18 +8,19 @@ set -euo pipefail
 OUT=${1:?usage: build-deb.sh OUTDIR}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VERSION=$(dpkg-parsechangelog -l "$ROOT/debian/changelog" -S Version)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 SRC=$OUT/src/ftp-alg-$VERSION
 rm -rf "$OUT/src"
 mkdir -p "$SRC"
-OUT=$(cd "$OUT" && pwd)
-SRC=$OUT/src/ftp-alg-$VERSION
-# What the checkout holds (tracked files and new ones not ignored): no build directories.
+# What the checkout holds (tracked files and new ones not ignored, less tracked files deleted in
+# the work tree): no build directories.
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard |
-   xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' |
+   while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done |
    cpio --null -pdm --quiet "$SRC")
 (cd "$SRC" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
    dpkg-buildpackage -b -us -uc >"$OUT/dpkg-buildpackage.log" 2>&1) || {
   tail -n 40 "$OUT/dpkg-buildpackage.log" >&2
   exit 1
 }
-ls "$OUT/src/"ftp-alg_"$VERSION"_*.deb
+ls "$OUT/src/ftp-alg_${VERSION}"_*.deb
