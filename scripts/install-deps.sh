@@ -21,6 +21,8 @@ PACKAGES=(
   libwrap0 libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libsodium23
   # the stock-kernel test bed
   qemu-system-x86 busybox-static kmod cpio file
+  # the HA failover test (tests/vm/run-ha.sh): the gateways' VRRP and connection sync
+  keepalived conntrackd
   # benchmarks: the live benchmark's plot (bench/run-live.sh)
   gnuplot-nox
   # linters for the project's Python (tests/lint/python-lint.sh, CTest lint_python)

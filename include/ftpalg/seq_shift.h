@@ -30,6 +30,18 @@ struct SeqAdjustment {
   bool operator==(const SeqAdjustment&) const = default;
 };
 
+// The adjustment to give the kernel for a new rewrite, given what the kernel already holds for that
+// direction. The engine's figures count only the rewrites it made itself; a gateway that took a
+// session over (conntrackd committed the other gateway's entry, with its adjustment) or a restarted
+// daemon starts from 0 while the kernel's offset_after already counts the earlier rewrites. The
+// kernel's figures are the truth on the wire, so the new change goes on top of them:
+// {engine.correction_pos, kernel.offset_after, kernel.offset_after + change}. Without a takeover
+// the kernel holds what the engine set last and the result is the engine's own figures.
+// nullopt: leave the kernel as it is (the segment is not after the kernel's last correction
+// position: a retransmission of a segment already adjusted, as nf_ct_seqadj_set() decides too).
+std::optional<SeqAdjustment> ContinueKernelAdjustment(const std::optional<SeqAdjustment>& kernel,
+                                                      const SeqAdjustment& engine);
+
 class SeqShift {
  public:
   // Records that the segment starting at `segment_seq` (original numbering) changed length by

@@ -46,4 +46,16 @@ uint32_t SeqShift::ToOriginal(uint32_t rewritten_seq) const {
   return rewritten_seq - static_cast<uint32_t>(base_);
 }
 
+std::optional<SeqAdjustment> ContinueKernelAdjustment(const std::optional<SeqAdjustment>& kernel,
+                                                      const SeqAdjustment& engine) {
+  if (!kernel) return engine;
+  if (!SeqAfter(engine.correction_pos, kernel->correction_pos)) return std::nullopt;
+  // int32_t arithmetic wraps like the kernel's s32 offsets (C++20: modulo 2^32).
+  const auto change = static_cast<int32_t>(static_cast<uint32_t>(engine.offset_after) -
+                                           static_cast<uint32_t>(engine.offset_before));
+  const auto after = static_cast<int32_t>(static_cast<uint32_t>(kernel->offset_after) +
+                                          static_cast<uint32_t>(change));
+  return SeqAdjustment{engine.correction_pos, kernel->offset_after, after};
+}
+
 }  // namespace ftpalg

@@ -74,6 +74,9 @@ class Daemon::Impl {
   void SendRewritten(const kernel::QueuedPacket& packet, Direction direction,
                      const Decision& decision);
   void AcceptUnchanged(uint32_t packet_id);
+  std::optional<SeqAdjustment> OnTopOfKernelAdjustment(const kernel::QueuedConntrack& conntrack,
+                                                       Direction direction,
+                                                       const SeqAdjustment& engine);
   void Reload();
   std::string Metrics() const;
   void LogEvents(const std::vector<Event>& events) {
@@ -252,9 +255,12 @@ void Daemon::Impl::SendRewritten(const kernel::QueuedPacket& packet, Direction d
     // Before the verdict, and acknowledged: the kernel adjusts this very segment (and every later
     // one) when the verdict re-injects it (nf_confirm_cthelper), so the adjustment must be there
     // by then. A retransmission of a rewritten segment keeps the adjustment it had (no update).
+    const std::optional<SeqAdjustment> adjustment =
+        OnTopOfKernelAdjustment(*packet.conntrack, direction, *decision.seq_adjustment);
     const kernel::KernelStatus status =
-        conntracks_.SetSeqAdjustment(packet.conntrack->connection.original, packet.conntrack->zone,
-                                     direction, *decision.seq_adjustment);
+        adjustment ? conntracks_.SetSeqAdjustment(packet.conntrack->connection.original,
+                                                  packet.conntrack->zone, direction, *adjustment)
+                   : kernel::KernelStatus::Ok();
     if (!status.ok()) {
       ++seq_adjust_errors_;
       log_.Warning("rewrite not applied: " + status.message);
@@ -268,6 +274,23 @@ void Daemon::Impl::SendRewritten(const kernel::QueuedPacket& packet, Direction d
     log_.Warning("rewrite not applied: " + status.message);
     AcceptUnchanged(packet.packet_id);
   }
+}
+
+// A session first seen mid-stream (a gateway that took over after a failover: conntrackd committed
+// the entry with the other gateway's adjustment; or a restarted daemon) already has an adjustment
+// in the kernel for rewrites this engine never saw, while the engine's figures start at 0. The
+// new change goes on top of the kernel's (ContinueKernelAdjustment); setting the engine's figures
+// would undo the earlier rewrites' shift and break the stream. One ctnetlink query per
+// length-changing rewrite; if it fails, the engine's figures are used as before.
+std::optional<SeqAdjustment> Daemon::Impl::OnTopOfKernelAdjustment(
+    const kernel::QueuedConntrack& conntrack, Direction direction, const SeqAdjustment& engine) {
+  kernel::ConntrackSeqAdjustments current;
+  if (!conntracks_.GetSeqAdjustments(conntrack.connection.original, conntrack.zone, &current)
+           .ok()) {
+    return engine;
+  }
+  return ContinueKernelAdjustment(
+      direction == Direction::kOriginal ? current.original : current.reply, engine);
 }
 
 void Daemon::Impl::Reload() {

@@ -219,3 +219,50 @@ TEST_P(SeqShiftTest, AckSpaceMatchesSeqSpace) {
 
 }  // namespace
 }  // namespace ftpalg
+
+namespace ftpalg {
+namespace {
+
+// A gateway that took a session over (conntrackd committed it, or the daemon restarted) has the
+// kernel's adjustment from the rewrites before; the engine's own figures start at 0.
+TEST(ContinueKernelAdjustmentTest, WithoutKernelAdjustmentTheEngineFiguresStand) {
+  const SeqAdjustment engine{1000, 0, 4};
+  EXPECT_EQ(ContinueKernelAdjustment(std::nullopt, engine), engine);
+}
+
+TEST(ContinueKernelAdjustmentTest, BuildsOnTheKernelsOffsetAfterAFailover) {
+  // Five PORT rewrites of +4 before the failover; the sixth, the first this gateway makes.
+  const SeqAdjustment kernel{900, 16, 20};
+  const SeqAdjustment engine{1000, 0, 4};
+  EXPECT_EQ(ContinueKernelAdjustment(kernel, engine), (SeqAdjustment{1000, 20, 24}));
+}
+
+TEST(ContinueKernelAdjustmentTest, ANegativeChangeBuildsOnItToo) {
+  EXPECT_EQ(ContinueKernelAdjustment(SeqAdjustment{900, 0, 3}, SeqAdjustment{1000, 0, -2}),
+            (SeqAdjustment{1000, 3, 1}));
+}
+
+TEST(ContinueKernelAdjustmentTest, TheEnginesOwnEarlierAdjustmentChangesNothing) {
+  // Without a takeover the kernel holds what this engine set last: the same figures come out.
+  const SeqAdjustment engine{1000, 4, 8};
+  EXPECT_EQ(ContinueKernelAdjustment(SeqAdjustment{900, 0, 4}, engine), engine);
+}
+
+TEST(ContinueKernelAdjustmentTest, ASegmentTheKernelAlreadyAdjustedKeepsItsAdjustment) {
+  // A retransmission of the segment the other gateway rewrote last: its adjustment is in place.
+  EXPECT_EQ(ContinueKernelAdjustment(SeqAdjustment{1000, 16, 20}, SeqAdjustment{1000, 0, 4}),
+            std::nullopt);
+  // A segment from before the kernel's last rewrite: nf_ct_seqadj_set would not move it either.
+  EXPECT_EQ(ContinueKernelAdjustment(SeqAdjustment{1000, 16, 20}, SeqAdjustment{900, 0, 4}),
+            std::nullopt);
+}
+
+TEST(ContinueKernelAdjustmentTest, ComparesPositionsModulo2To32) {
+  EXPECT_EQ(ContinueKernelAdjustment(SeqAdjustment{0xfffffff0, 0, 4}, SeqAdjustment{0x10, 0, 4}),
+            (SeqAdjustment{0x10, 4, 8}));
+  EXPECT_EQ(ContinueKernelAdjustment(SeqAdjustment{0x10, 0, 4}, SeqAdjustment{0xfffffff0, 0, 4}),
+            std::nullopt);
+}
+
+}  // namespace
+}  // namespace ftpalg

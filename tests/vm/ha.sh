@@ -17,7 +17,7 @@
 # moves the sequence numbers and the sequence adjustment must survive the failover.
 #
 # The guests meet in the shared directory $FTPALG_HA_SYNC (9p), files as flags:
-#   ready-<role>, master-gwA, inflight-<client>, kill-primary, primary-down, done.
+#   switches-up, ready-<role>, master-gwA, inflight-<client>, kill-primary, primary-down, done.
 # hosts: waits for ready-gwA, ready-gwB and master-gwA, starts two ha_client.py sessions (masq:
 # PORT/EPRT with an EPRT in flight; dnat: PASV/EPSV with a PASV in flight), writes kill-primary
 # when both are in flight; gwA then sets all its links down (it is gone: no VRRP, no sync, no
@@ -124,7 +124,7 @@ start_alg() {
 }
 
 install_ha_config() {  # ROLE
-  mkdir -p /etc/conntrackd /etc/keepalived /etc/ftp-alg /var/lock /run/lock
+  mkdir -p /etc/conntrackd /etc/keepalived /etc/ftp-alg /run/lock
   cp "$REPO/examples/ha/ha-notify.sh" /etc/ftp-alg/ha-notify.sh
   chmod 755 /etc/ftp-alg/ha-notify.sh
   if [ "$1" = gwA ]; then
@@ -183,6 +183,10 @@ EOF
   # update that sets the adjustment reach conntrackd (IPCT_SEQADJ)?
   "$PY" "$HERE/ha_seqadj.py" events >"$RES/ct-events.txt" 2>&1 &
   BG_PIDS+=($!)
+  # VRRP needs the switches (else both gateways become master while the hosts guest boots), and
+  # gateway B joins a pair whose primary runs, as a backup that is added or restarted would.
+  wait_flag switches-up 400 || exit 1
+  [ "$ROLE" = gwA ] || wait_flag master-gwA 400 || exit 1
   conntrackd -C /etc/conntrackd/conntrackd.conf -d >"$RES/conntrackd.out" 2>&1 ||
     { log "conntrackd did not start: $(cat "$RES/conntrackd.out")"; exit 1; }
   keepalived -P -n -l -D -f /etc/keepalived/keepalived.conf >"$RES/keepalived.log" 2>&1 &
@@ -224,6 +228,7 @@ EOF
   wait_flag done 400
   snapshot "$ROLE at the end"
   cp /run/ftp-alg-ha.state "$RES/ha-state.txt" 2>/dev/null
+  cp /var/log/conntrackd.log "$RES/conntrackd.log" 2>/dev/null
   [ "$MODE" = ftp-algd ] && curl -sS --max-time 5 http://127.0.0.1:9477/metrics \
     >"$RES/ftp-algd-metrics.txt" 2>&1
   exit 0
@@ -254,6 +259,7 @@ run_hosts() {
   done
   ip link set inA master br-lan; ip link set inB master br-lan
   ip link set outA master br-wan; ip link set outB master br-wan
+  flag switches-up
   add_ns cli br-lan 192.0.2.2/24 192.0.2.1
   add_ns isrv br-lan 192.0.2.10/24 192.0.2.1
   add_ns ext br-wan 203.0.113.10/24

@@ -107,7 +107,7 @@ boot_guest() {
 # A point-to-point link: two NIC argument lists, one per end (UDP ports P and P+1 on 127.0.0.1).
 nic() {  # ID MAC LOCAL-PORT REMOTE-PORT
   echo "-netdev dgram,id=$1,local.type=inet,local.host=127.0.0.1,local.port=$3,remote.type=inet,remote.host=127.0.0.1,remote.port=$4"
-  echo "-device virtio-net-pci,netdev=$1,mac=$2"
+  echo "-device virtio-net-pci,netdev=$1,mac=$2,romfile="
 }
 
 run_mode() {  # MODE
