@@ -44,9 +44,13 @@ log() {
 }
 flag() { date +%s.%N >"$SYNC/$1"; }
 has_flag() { [ -e "$SYNC/$1" ]; }
-wait_flag() {  # NAME TIMEOUT_S
+wait_flag() {  # NAME TIMEOUT_S; gives up at once when another guest's job failed (flag abort)
   local i
-  for ((i = 0; i < $2 * 5; i++)); do has_flag "$1" && return 0; sleep 0.2; done
+  for ((i = 0; i < $2 * 5; i++)); do
+    has_flag "$1" && return 0
+    has_flag abort && { log "another guest failed (waiting for $1)"; return 1; }
+    sleep 0.2
+  done
   log "no $1 within $2 s"
   return 1
 }
@@ -56,7 +60,13 @@ cleanup() {
   for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
 }
-trap cleanup EXIT
+on_exit() {
+  local rc=$?
+  cleanup
+  # A failed job ends the others' waits (a skip is a flag of its own: skip-<role>).
+  [ $rc -eq 0 ] || [ $rc -eq 4 ] || flag abort
+}
+trap on_exit EXIT
 
 # The NICs by MAC (run-ha.sh sets them): rename to the names the configurations use.
 name_nics() {  # MAC=NAME...
@@ -176,8 +186,8 @@ addr add 198.51.100.$s/24 dev sync0
 link set lo up
 EOF
   sysctl -qw net.ipv4.ip_forward=1 net.netfilter.nf_conntrack_events=1
+  start_alg  # first: the CT rule needs the helper registered
   gateway_firewall || { log "firewall rules did not load"; exit 1; }
-  start_alg
   install_ha_config "$ROLE"
   # Every conntrack event of this kernel with its sequence adjustment, for the report: does the
   # update that sets the adjustment reach conntrackd (IPCT_SEQADJ)?
