@@ -276,7 +276,7 @@ run_hosts() {
   mkdir -p "$ROOT"
   head -c 1024 /dev/urandom >"$ROOT/small.bin"
   head -c $((1024 * 1024)) /dev/urandom >"$ROOT/medium.bin"
-  head -c $((4 * 1024 * 1024)) /dev/urandom >"$ROOT/big.bin"
+  head -c $((8 * 1024 * 1024)) /dev/urandom >"$ROOT/big.bin"
   rm -f /tmp/ftpd-*.ready
   ip netns exec ext "$PY" "$HERE/ftpd.py" "$ROOT" "$RES/ftpd-ext.log" /tmp/ftpd-ext.ready \
     203.0.113.10 &
