@@ -88,7 +88,9 @@ name_nics() {  # MAC=NAME...
 gateway_firewall() {
   # raw: the helper for every control connection to port 21 (before DNAT: the published server
   # is reached on the VIP's port 21 too). FORWARD: default drop, established/related accepted,
-  # new control connections out, and in to the published server.
+  # new control connections out, and in to the published server. INPUT: INVALID dropped, so that
+  # a packet of a synced connection that arrives before the commit is not answered with a RST
+  # (with nf_conntrack_tcp_loose = 0, examples/ha/sysctl-ftp-alg-ha.conf).
   iptables-restore <<EOF
 *raw
 :PREROUTING ACCEPT [0:0]
@@ -107,6 +109,7 @@ COMMIT
 :INPUT ACCEPT [0:0]
 :FORWARD DROP [0:0]
 :OUTPUT ACCEPT [0:0]
+-A INPUT -m conntrack --ctstate INVALID -j DROP
 -A FORWARD -m conntrack --ctstate RELATED -j ACCEPT
 -A FORWARD -m conntrack --ctstate ESTABLISHED -j ACCEPT
 -A FORWARD -i lan0 -o wan0 -p tcp --dport 21 -m conntrack --ctstate NEW -j ACCEPT
@@ -185,7 +188,8 @@ addr add 203.0.113.$n/24 dev wan0
 addr add 198.51.100.$s/24 dev sync0
 link set lo up
 EOF
-  sysctl -qw net.ipv4.ip_forward=1 net.netfilter.nf_conntrack_events=1
+  sysctl -q -p "$REPO/examples/ha/sysctl-ftp-alg-ha.conf" || exit 1
+  sysctl -qw net.netfilter.nf_conntrack_events=1
   start_alg  # first: the CT rule needs the helper registered
   gateway_firewall || { log "firewall rules did not load"; exit 1; }
   install_ha_config "$ROLE"
