@@ -7,7 +7,8 @@
 # tests/vm/ha.sh in each (see its header for the topology and the scenario). MODES: kernel,
 # ftp-algd or kernel+ftp-algd (default): one boot of the three guests per mode.
 # Exit code: 0 pass, 1 fail (also timeout or boot failure), 4 skip (qemu, conntrackd,
-# keepalived, the kernel package ... cannot be had here; or ftp-algd not built).
+# keepalived, the kernel package ... cannot be had here; or ftp-algd not built). The kernel
+# helper's run is the reference: its failures are reported, not counted (docs/ha.md).
 #
 # Options:
 #   --build-dir DIR   build tree (default ./build); runs go to DIR/vm-runs/ha-<mode>-<time>/
@@ -161,6 +162,12 @@ for mode in ${MODES//+/ }; do
   case "$mode" in kernel|ftp-algd) ;; *) echo "run-ha.sh: unknown mode $mode" >&2; exit 2 ;; esac
   run_mode "$mode"
   rc=$?
+  if [ $rc -eq 1 ] && [ "$mode" = kernel ]; then
+    # The kernel helper is the reference (as in fullnat.sh): it loses the sequence adjustment on
+    # failover (docs/ha.md), so its failures are reported, not counted.
+    echo "run-ha.sh: kernel: the kernel helper is the reference; its failures are not counted"
+    rc=0
+  fi
   if [ $rc -eq 1 ]; then overall=1
   elif [ $rc -eq 0 ] && [ $overall -eq 4 ]; then overall=0
   fi
