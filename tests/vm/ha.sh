@@ -239,7 +239,7 @@ EOF
     flag master-gwB
     snapshot "gwB right after taking over"
   fi
-  wait_flag done 400
+  wait_flag 'done' 400
   snapshot "$ROLE at the end"
   cp /run/ftp-alg-ha.state "$RES/ha-state.txt" 2>/dev/null
   cp /var/log/conntrackd.log "$RES/conntrackd.log" 2>/dev/null
@@ -293,9 +293,15 @@ run_hosts() {
     [ -e /tmp/ftpd-ext.ready ] && [ -e /tmp/ftpd-isrv.ready ] && break
     sleep 0.2
   done
-  [ -e /tmp/ftpd-ext.ready ] && [ -e /tmp/ftpd-isrv.ready ] || { log "servers did not start"; exit 1; }
+  if [ ! -e /tmp/ftpd-ext.ready ] || [ ! -e /tmp/ftpd-isrv.ready ]; then
+    log "servers did not start"
+    exit 1
+  fi
   log "servers up; waiting for the gateways"
-  wait_flag ready-gwA 300 && wait_flag ready-gwB 300 || { has_flag skip-gwA && exit 4; exit 1; }
+  if ! wait_flag ready-gwA 300 || ! wait_flag ready-gwB 300; then
+    has_flag skip-gwA && exit 4
+    exit 1
+  fi
   wait_flag master-gwA 120 || exit 1
   for ((i = 0; i < 50; i++)); do
     ip netns exec cli ping -c1 -W1 192.0.2.1 >/dev/null 2>&1 &&
@@ -319,7 +325,7 @@ run_hosts() {
   t_down=$(cat "$SYNC/primary-down")
   wait "$masq"; local rc_masq=$?
   wait "$dnat"; local rc_dnat=$?
-  flag done
+  flag 'done'
   cat "$RES/client-masq.log" "$RES/client-dnat.log"
   # How long the sessions stood still: from the primary's death to the in-flight transfers'
   # end (each STEP line has the step's own duration).

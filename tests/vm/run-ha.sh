@@ -64,6 +64,7 @@ done
 INITRD=$CACHE/initramfs-$KVER.cpio.gz
 
 QEMU_PIDS=()
+# shellcheck disable=SC2317  # a trap handler
 stop_all() {
   local pid
   for pid in "${QEMU_PIDS[@]}"; do [ -s "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done
@@ -121,6 +122,7 @@ run_mode() {  # MODE
   run=$runs/ha-$mode-$(date +%Y%m%d-%H%M%S)-$$
   mkdir -p "$run/sync"
   ln -sfn "$(basename "$run")" "$runs/ha-$mode-latest"
+  # shellcheck disable=SC2012  # our own names: no blanks
   ls -1dt "$runs/ha-$mode"-[0-9]* 2>/dev/null | tail -n +6 | xargs -r rm -rf
   # Ten UDP ports from a base that differs between concurrent runs.
   local p=$((20000 + (($$ * 7 + RANDOM) % 4000) * 10))
