@@ -17,10 +17,12 @@
 # moves the sequence numbers and the sequence adjustment must survive the failover.
 #
 # The guests meet in the shared directory $FTPALG_HA_SYNC (9p), files as flags:
-#   switches-up, ready-<role>, master-gwA, inflight-<client>, kill-primary, primary-down, done.
+#   switches-up, ready-<role>, master-gwA, inflight-<client>, pending-<client>, kill-primary,
+#   primary-down, master-gwB, done.
 # hosts: waits for ready-gwA, ready-gwB and master-gwA, starts two ha_client.py sessions (masq:
-# PORT/EPRT with an EPRT in flight; dnat: PASV/EPSV with a PASV in flight), writes kill-primary
-# when both are in flight; gwA then sets all its links down (it is gone: no VRRP, no sync, no
+# PORT/EPRT with an EPRT in flight; dnat: PASV/EPSV with a PASV in flight), then two with a
+# data connection announced and unused (pmasq: PORT, pdnat: PASV), writes kill-primary when all
+# four are ready; gwA then sets all its links down (it is gone: no VRRP, no sync, no
 # traffic) and writes primary-down; keepalived on gwB takes both VIPs, the notify script commits.
 # The verdict is the hosts guest's exit code (0 pass, 1 fail, 4 skip); each gateway writes what it
 # saw into its results directory (conntrack tables, conntrackd statistics, sequence adjustments).
@@ -318,20 +320,32 @@ run_hosts() {
     --before "PASV EPSV" --inflight PASV --after "PASV EPSV" >"$RES/client-dnat.log" 2>&1 &
   local dnat=$!
   wait_flag inflight-masq 300 && wait_flag inflight-dnat 300
-  log "both sessions have a transfer in flight: killing the primary"
+  # Two more sessions, each with a data connection announced (PORT answered 200; PASV answered
+  # 227) but not yet used when the primary dies: the expectation must come over with conntrackd's
+  # ExpectationSync. Started now so that the server's passive listener (30 s) outlives the wait.
+  ip netns exec cli "$PY" "$HERE/ha_client.py" pmasq 203.0.113.10 "$ROOT" "$SYNC" \
+    --pending PORT >"$RES/client-pmasq.log" 2>&1 &
+  local pmasq=$!
+  ip netns exec ext "$PY" "$HERE/ha_client.py" pdnat 203.0.113.254 "$ROOT" "$SYNC" \
+    --pending PASV >"$RES/client-pdnat.log" 2>&1 &
+  local pdnat=$!
+  wait_flag pending-pmasq 120 && wait_flag pending-pdnat 120
+  log "two transfers in flight, two announced and unused: killing the primary"
   flag kill-primary
   wait_flag primary-down 60
   local t_down
   t_down=$(cat "$SYNC/primary-down")
-  wait "$masq"; local rc_masq=$?
-  wait "$dnat"; local rc_dnat=$?
+  local rc_clients=0 pid
+  for pid in "$masq" "$dnat" "$pmasq" "$pdnat"; do
+    wait "$pid" || rc_clients=1
+  done
   flag 'done'
-  cat "$RES/client-masq.log" "$RES/client-dnat.log"
+  cat "$RES"/client-*.log
   # How long the sessions stood still: from the primary's death to the in-flight transfers'
   # end (each STEP line has the step's own duration).
   log "primary down at $t_down; gwB committed at $(cat "$SYNC/master-gwB" 2>/dev/null)"
   local verdict=PASS
-  [ $rc_masq -eq 0 ] && [ $rc_dnat -eq 0 ] || verdict=FAIL
+  [ $rc_clients -eq 0 ] || verdict=FAIL
   grep -h '^STEP' "$RES"/client-*.log | sed "s/^STEP /VM-RESULT $MODE:/" >"$RES/results.txt"
   echo "SUMMARY $MODE: $(grep -c ' PASS ' "$RES/results.txt") pass, $(grep -c ' FAIL ' \
     "$RES/results.txt") fail" >>"$RES/results.txt"

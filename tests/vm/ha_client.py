@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """One FTP session across a gateway failover (tests/vm/ha.sh, run-ha.sh).
 
-usage: ha_client.py NAME HOST ROOT SYNCDIR --before MODES --inflight MODE --after MODES
+usage: ha_client.py NAME HOST ROOT SYNCDIR [--before MODES] [--pending MODE] [--inflight MODE]
+                    [--after MODES]
 
 Keeps ONE control connection for the whole test, as a user's client would:
 1. logs in (anonymous) and transfers small.bin and medium.bin with each mode of --before
@@ -10,6 +11,9 @@ Keeps ONE control connection for the whole test, as a user's client would:
    then reads slowly until SYNCDIR/master-gwB exists (the backup has taken over), then the rest at
    full speed, and byte-compares it; the step fails too if the transfer was not in flight when
    SYNCDIR/primary-down appeared;
+   (--pending MODE instead: announces a data connection with MODE, creates SYNCDIR/pending-NAME,
+   waits for SYNCDIR/master-gwB and only then transfers small.bin over it: the expectation made
+   before the failover must be on the backup;)
 3. transfers small.bin and medium.bin again with each mode of --after, directly (no command
    between the failover and the first PORT/EPRT/PASV/EPSV: what a stricter pickup rule would have
    to cope with), then NOOP.
@@ -68,20 +72,22 @@ class Session:
             host, port = ftplib.parse227(ftp.sendcmd("PASV"))
         else:
             host, port = ftplib.parse229(ftp.sendcmd("EPSV"), ftp.sock.getpeername())
-        conn = socket.create_connection((host, port), timeout=TIMEOUT_S)
-        return lambda: conn
+        return lambda: socket.create_connection((host, port), timeout=TIMEOUT_S)
 
-    def retr(self, mode, filename, slow_after=None):
+    def retr(self, mode, filename, slow_after=None, announced=None):
         """RETR with byte-compare. slow_after: after that many bytes, flag inflight-NAME and read
         slowly (32 KB every 0.25 s, so that data keeps moving and TCP keeps retransmitting instead
         of waiting in a zero window) until the backup has taken over (master-gwB), then at full
         speed. The detail says how much had arrived when the primary went down."""
         ftp = self.ftp
-        get_conn = self.open_data(mode)
+        get_conn = announced or self.open_data(mode)
+        passive = mode in ("PASV", "EPSV")
+        conn = get_conn() if passive else None  # passive: connect first, as clients do
         reply = ftp.sendcmd("RETR " + filename)
         if not reply.startswith("1"):
             raise ftplib.error_reply(reply)
-        conn = get_conn()
+        if not passive:
+            conn = get_conn()
         conn.settimeout(TIMEOUT_S)
         digest, size, phase, at_failover = hashlib.sha256(), 0, "before", None
         while True:
@@ -115,6 +121,19 @@ class Session:
     def has_flag(self, name):
         return os.path.exists(os.path.join(self.sync, name))
 
+    def pending(self, mode):
+        """Announces a data connection (PORT/EPRT answered 200, PASV/EPSV answered 227/229), flags
+        pending-NAME, and uses it only after the backup has taken over: the expectation must
+        have come over with conntrackd's ExpectationSync."""
+        announced = self.open_data(mode)
+        self.flag("pending-" + self.name)
+        deadline = time.monotonic() + 180
+        while not self.has_flag("master-gwB"):
+            if time.monotonic() > deadline:
+                return False, "no takeover within 180 s"
+            time.sleep(0.2)
+        return self.retr(mode, "small.bin", announced=announced)
+
     def flag(self, name):
         with open(os.path.join(self.sync, name), "w") as f:
             f.write("%f\n" % time.time())
@@ -142,7 +161,8 @@ def main():
     parser.add_argument("root")
     parser.add_argument("sync")
     parser.add_argument("--before", default="")
-    parser.add_argument("--inflight", required=True)
+    parser.add_argument("--inflight")
+    parser.add_argument("--pending")
     parser.add_argument("--after", default="")
     args = parser.parse_args()
     s = Session(args.name, args.host, args.root, args.sync)
@@ -153,11 +173,16 @@ def main():
         s.ftp.voidcmd("TYPE I")
         return True, "control %s -> %s" % (s.ftp.sock.getsockname(), s.ftp.sock.getpeername())
     if not s.step("login", login):
-        s.flag("inflight-" + s.name)  # do not hold the others up
+        for what in ("inflight-", "pending-"):  # do not hold the others up
+            s.flag(what + s.name)
         return 1
     s.transfers("before", args.before.split())
-    if not s.step("inflight-%s-big" % args.inflight,
-                  lambda: s.retr(args.inflight, "big.bin", slow_after=INFLIGHT_AT)):
+    if args.pending and not s.step("pending-%s-small" % args.pending,
+                                   lambda: s.pending(args.pending)):
+        s.flag("pending-" + s.name)
+    if args.inflight and not s.step("inflight-%s-big" % args.inflight,
+                                    lambda: s.retr(args.inflight, "big.bin",
+                                                   slow_after=INFLIGHT_AT)):
         s.flag("inflight-" + s.name)
     s.transfers("after", args.after.split())
     s.step("after-NOOP", lambda: (s.ftp.voidcmd("NOOP").startswith("200"), "NOOP"))
