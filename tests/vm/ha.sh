@@ -175,6 +175,10 @@ snapshot() {  # NAME
     conntrackd -e 2>&1
     echo "-- conntrackd -i (internal cache: this kernel's entries)"
     conntrackd -i 2>&1
+    echo "-- conntrackd -i expect / -e expect / -s expect"
+    conntrackd -i expect 2>&1
+    conntrackd -e expect 2>&1
+    conntrackd -s expect 2>&1
   } >>"$RES/state.txt"
 }
 
