@@ -86,6 +86,8 @@ boot_guest() {
     echo "export HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=dumb FTPALG_IN_VM=1"
     echo "export FTPALG_RESULTS=$(q "$dir") FTPALG_HA_SYNC=$(q "$run/sync")"
     echo "export FTPALG_DAEMON=$(q "$DAEMON")"
+    # 1: count the pending-PASV session too (a known limit of conntrackd's ExpectationSync)
+    echo "export FTPALG_HA_COUNT_PDNAT=$(q "${FTPALG_HA_COUNT_PDNAT:-0}")"
     echo "# the shared directory: a 9p mount of its own (the results share is this guest's)"
     echo "mkdir -p $(q "$run/sync") && mount -t 9p -o trans=virtio,version=9p2000.L sync $(q "$run/sync")"
     echo "cd /tmp"
