@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "ftpalg/control_line_observer.h"
 #include "ftpalg/counters.h"
 #include "ftpalg/events.h"
 #include "ftpalg/expectation.h"
@@ -86,6 +87,10 @@ class Engine {
   // Ends a control connection's session now, withdrawing its pending expectations. No caller yet:
   // the daemon does not follow conntrack's destroy events, so sessions end on FIN/RST or idle.
   void EndSession(const Tuple& original, Timestamp now, std::vector<Event>* events = nullptr);
+
+  // Every control line of a session being parsed goes to `observer` too (nullptr: none). The
+  // observer must outlive the engine or be unset first.
+  void SetLineObserver(ControlLineObserver* observer);
 
   // Replaces the policy and limits (SIGHUP); sessions keep their state.
   void Reconfigure(const EngineConfig& config);
