@@ -1,7 +1,6 @@
 #include "daemon/config.h"
 
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "settings/engine_options.h"
@@ -36,6 +35,13 @@ void Describe(CLI::App& app, DaemonConfig* config, settings::EngineOptions* engi
   app.add_option("--log-format", config->log_format, "json or text")
       ->capture_default_str()
       ->check(CLI::IsMember({"json", "text"}));
+  app.add_option("--transfer-log", config->transfer_log,
+                 "one JSON line per data transfer: off, journal (stderr), stdout or a file "
+                 "(reopened on SIGHUP)")
+      ->capture_default_str()
+      ->check([](const std::string& value) {
+        return value.empty() ? std::string("off, journal, stdout or a file path") : "";
+      });
   app.add_flag("--log-packets", config->log_packets, "log every queued packet (debug)");
   app.add_flag("--check", config->check_only,
                "check that the kernel and privileges allow running, then exit");

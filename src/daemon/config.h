@@ -19,10 +19,11 @@ struct DaemonConfig {
   EngineConfig engine;
   std::string metrics_listen = "127.0.0.1:9477";  // empty: no metrics endpoint
   std::string log_format = "json";                // json | text
+  std::string transfer_log = "journal";           // off | journal | stdout | a file path
   bool log_packets = false;                       // debug: one line per queued packet
   bool check_only = false;                        // probe the kernel and exit
   bool release_only = false;                      // disable a registration nobody serves, exit
-  std::string deprecation_notice;  // set when a deprecated option spelling was used
+  std::string deprecation_notice;                 // set when a deprecated option spelling was used
 
   Log::Format LogFormat() const {
     return log_format == "text" ? Log::Format::kText : Log::Format::kJson;

@@ -10,6 +10,7 @@
 
 #include "daemon/metrics.h"
 #include "daemon/release_guard.h"
+#include "daemon/transfer_log_sink.h"
 #include "ftpalg/engine.h"
 #include "kernel/conntrack_client.h"
 #include "kernel/cthelper_client.h"
@@ -60,7 +61,8 @@ class Daemon::Impl {
         config_(std::move(config)),
         log_(config_.LogFormat()),
         installer_(expectations_, log_),
-        engine_(config_.engine, installer_) {}
+        engine_(config_.engine, installer_),
+        transfer_log_(log_) {}
 
   int Run();
 
@@ -78,6 +80,7 @@ class Daemon::Impl {
   std::string Metrics() const;
   void LogEvents(const std::vector<Event>& events) {
     for (const Event& event : events) log_.Decision(event);
+    transfer_log_.OnEvents(events);
   }
 
   int argc_;
@@ -90,6 +93,7 @@ class Daemon::Impl {
   kernel::ConntrackClient conntracks_;
   KernelInstaller installer_;
   Engine engine_;
+  TransferLogSink transfer_log_;
   MetricsServer metrics_;
   kernel::HelperRegistration registration_;
   ReleaseGuard guard_;
@@ -160,6 +164,11 @@ bool Daemon::Impl::Start() {
     log_.Error(status.message);
     return false;
   }
+  if (std::string error = transfer_log_.Start(config_.transfer_log); !error.empty()) {
+    log_.Error(error);
+    return false;
+  }
+  engine_.SetLineObserver(transfer_log_.observer());
   if (auto status = cthelper_.Open(); !status.ok()) {
     log_.Error(status.message);
     return false;
@@ -199,6 +208,7 @@ void Daemon::Impl::Stop() {
   }
   guard_.Dismiss();
   queue_.Close();
+  transfer_log_.Stop(Now());
   if (signal_fd_ >= 0) close(signal_fd_);
   signal_fd_ = -1;
   log_.Info("stopped");
@@ -278,14 +288,17 @@ void Daemon::Impl::Reload() {
     return;
   }
   if (fresh.queue_num != config_.queue_num || fresh.helper_name != config_.helper_name ||
-      fresh.metrics_listen != config_.metrics_listen) {
-    log_.Warning("queue, helper name and metrics address change only on restart");
+      fresh.metrics_listen != config_.metrics_listen ||
+      fresh.transfer_log != config_.transfer_log) {
+    log_.Warning("queue, helper name, metrics address and transfer log change only on restart");
     fresh.queue_num = config_.queue_num;
     fresh.helper_name = config_.helper_name;
     fresh.metrics_listen = config_.metrics_listen;
+    fresh.transfer_log = config_.transfer_log;
   }
   config_ = fresh;
   log_.set_format(config_.LogFormat());
+  if (std::string error = transfer_log_.Reopen(); !error.empty()) log_.Warning(error);
   engine_.Reconfigure(config_.engine);
   registration_.policy.expect_max =
       static_cast<uint32_t>(config_.engine.policy.max_pending_expectations);
@@ -323,6 +336,12 @@ std::string Daemon::Impl::Metrics() const {
       {"verdict_encode_errors", "verdicts that could not be encoded (packet let through unchanged)",
        false, static_cast<double>(verdict_encode_errors_)},
       {"reloads", "configuration reloads (SIGHUP)", false, static_cast<double>(reloads_)},
+      {"transfer_records", "transfer log records written", false,
+       static_cast<double>(transfer_log_.counts().records)},
+      {"transfer_data_ends", "destroy events of expected connections read for the transfer log",
+       false, static_cast<double>(transfer_log_.counts().data_ends)},
+      {"transfer_event_losses", "destroy events lost (socket overrun or hand-over queue full)",
+       false, static_cast<double>(transfer_log_.counts().event_losses)},
       {"resident_bytes", "daemon resident memory", true, static_cast<double>(ResidentBytes())},
       {"session_state_bytes", "approximate heap held by session state", true,
        static_cast<double>(engine_.ApproximateMemory())},
@@ -374,6 +393,7 @@ int Daemon::Impl::Run() {
       std::vector<Event> events;
       engine_.Expire(now, &events);
       LogEvents(events);
+      transfer_log_.Tick(now);
       last_expire = now;
     }
   }
