@@ -112,6 +112,7 @@ void TransferLog::OnControlLine(const ControlConnection& control, Direction dire
   }
   SessionState& session = it->second;
   session.last_seen = time;
+  session.ended = 0;  // the engine took the connection up again (after an idle expiry)
   if (direction == Direction::kOriginal) {
     OnCommand(session, time, line);
   } else {

@@ -298,7 +298,7 @@ void Daemon::Impl::Reload() {
   }
   config_ = fresh;
   log_.set_format(config_.LogFormat());
-  if (std::string error = transfer_log_.Reopen(); !error.empty()) log_.Warning(error);
+  if (std::string reopen = transfer_log_.Reopen(); !reopen.empty()) log_.Warning(reopen);
   engine_.Reconfigure(config_.engine);
   registration_.policy.expect_max =
       static_cast<uint32_t>(config_.engine.policy.max_pending_expectations);
