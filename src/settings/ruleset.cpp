@@ -415,6 +415,9 @@ std::vector<std::string> RulesetCheckLines(const std::vector<RulesetSource>& sou
       lines.push_back("warning: " + source.tool + ": " + source.reading.error);
       continue;
     }
+    if (source.reading.rules.empty()) {
+      lines.push_back("info: " + source.tool + ": no rule attaches a conntrack helper");
+    }
     for (const std::string& object : source.reading.unused_helper_objects) {
       lines.push_back("warning: " + source.tool + ": " + object + " (type \"" +
                       std::string(helper_name) + "\") is set by no rule (`ct helper set`)");

@@ -84,16 +84,17 @@ TEST(RulesetTest, NftPublishedServerSeesDnat) {
 
 TEST(RulesetTest, NftForgottenHelperIsAWarningWithTheFix) {
   auto lines = RulesetCheckLines({Nft("forgets-helper")}, kHelper, kWatched);
-  ASSERT_EQ(lines.size(), 2u) << Joined(lines);
-  EXPECT_EQ(lines[0],
+  ASSERT_EQ(lines.size(), 3u) << Joined(lines);
+  EXPECT_EQ(lines[0], "info: nft: no rule attaches a conntrack helper");
+  EXPECT_EQ(lines[1],
             "warning: nft: table inet ftp_alg object ftp_helper (type \"ftp\") is set by no rule "
             "(`ct helper set`)");
-  EXPECT_NE(lines[1].find("warning: no rule attaches helper \"ftp\": FTP control connections "
+  EXPECT_NE(lines[2].find("warning: no rule attaches helper \"ftp\": FTP control connections "
                           "are not helped"),
             std::string::npos);
-  EXPECT_NE(lines[1].find("-t raw -A PREROUTING -p tcp --dport 21 -j CT --helper ftp"),
+  EXPECT_NE(lines[2].find("-t raw -A PREROUTING -p tcp --dport 21 -j CT --helper ftp"),
             std::string::npos);
-  EXPECT_NE(lines[1].find("ct helper set \"ftp_helper\""), std::string::npos);
+  EXPECT_NE(lines[2].find("ct helper set \"ftp_helper\""), std::string::npos);
 }
 
 TEST(RulesetTest, NftIpv4OnlyTableLeavesIpv6Unhelped) {
