@@ -13,6 +13,7 @@
 #include "ftpalg/expectation.h"
 #include "ftpalg/policy.h"
 #include "ftpalg/seq_shift.h"
+#include "ftpalg/session_view.h"
 
 namespace ftpalg {
 
@@ -97,6 +98,8 @@ class Engine {
 
   const Counters& counters() const { return counters_; }
   size_t session_count() const;
+  // A copy of up to `limit` sessions for the operator's status view (read-only; O(sessions)).
+  std::vector<SessionView> Sessions(Timestamp now, size_t limit) const;
   // Approximate heap bytes held by session state (for the memory-per-session figure).
   size_t ApproximateMemory() const;
 

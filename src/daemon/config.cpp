@@ -48,6 +48,18 @@ void Describe(CLI::App& app, DaemonConfig* config, settings::EngineOptions* engi
   app.add_flag("--release", config->release_only,
                "disable the helper registration unless a running instance serves its queue, "
                "then exit (for after a crash: systemd ExecStopPost)");
+  app.add_option("--control-port", config->control_ports,
+                 "TCP ports of FTP control connections: a new connection to one of them that no "
+                 "rule gave the helper is counted and logged (0 = off)")
+      ->capture_default_str();
+  app.add_option("--status-socket", config->status_socket,
+                 "UNIX socket for `ftp-algd status` ('' = off)")
+      ->capture_default_str();
+  CLI::App* status = app.add_subcommand(
+      "status", "print the running daemon's sessions, totals and health, then exit");
+  status->add_flag("--json", config->status_json, "print the daemon's JSON document");
+  status->fallthrough();
+  status->callback([config] { config->status_only = true; });
   app.set_version_flag("--version", "ftp-algd 0.1.0");
 }
 
@@ -57,6 +69,7 @@ void Apply(settings::EngineOptions& engine_options, DaemonConfig* config) {
   // The kernel shifts sequence numbers on a live gateway (nf_ct_seqadj, which the daemon sets over
   // ctnetlink from each decision's seq_adjustment).
   config->engine.shift_sequence_numbers = false;
+  std::erase(config->control_ports, uint16_t{0});
 }
 
 }  // namespace

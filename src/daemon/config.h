@@ -23,7 +23,13 @@ struct DaemonConfig {
   bool log_packets = false;                       // debug: one line per queued packet
   bool check_only = false;                        // probe the kernel and exit
   bool release_only = false;                      // disable a registration nobody serves, exit
-  std::string deprecation_notice;                 // set when a deprecated option spelling was used
+  // Ports of FTP control connections watched for a missing helper (conntrack NEW events);
+  // 0 alone switches the watch off.
+  std::vector<uint16_t> control_ports = {21};
+  std::string status_socket = "/run/ftp-algd/status.sock";  // empty: no status socket
+  bool status_only = false;        // `ftp-algd status`: print the running daemon's status, exit
+  bool status_json = false;        // ... as its JSON document
+  std::string deprecation_notice;  // set when a deprecated option spelling was used
 
   Log::Format LogFormat() const {
     return log_format == "text" ? Log::Format::kText : Log::Format::kJson;

@@ -10,7 +10,9 @@
 
 #include "daemon/metrics.h"
 #include "daemon/release_guard.h"
+#include "daemon/status.h"
 #include "daemon/transfer_log_sink.h"
+#include "daemon/unhelped_watch.h"
 #include "ftpalg/engine.h"
 #include "kernel/conntrack_client.h"
 #include "kernel/cthelper_client.h"
@@ -62,7 +64,8 @@ class Daemon::Impl {
         log_(config_.LogFormat()),
         installer_(expectations_, log_),
         engine_(config_.engine, installer_),
-        transfer_log_(log_) {}
+        transfer_log_(log_),
+        unhelped_(config_.helper_name, config_.control_ports) {}
 
   int Run();
 
@@ -77,7 +80,11 @@ class Daemon::Impl {
                      const Decision& decision);
   void AcceptUnchanged(uint32_t packet_id);
   void Reload();
+  std::vector<ExtraMetric> HealthFigures() const;
   std::string Metrics() const;
+  // Issue 13: the watch for unhelped control connections, the status socket.
+  void StartOperatorViews();
+  std::string Status() const;
   void LogEvents(const std::vector<Event>& events) {
     for (const Event& event : events) log_.Decision(event);
     transfer_log_.OnEvents(events);
@@ -95,6 +102,8 @@ class Daemon::Impl {
   Engine engine_;
   TransferLogSink transfer_log_;
   MetricsServer metrics_;
+  UnhelpedControlWatch unhelped_;
+  StatusServer status_;
   kernel::HelperRegistration registration_;
   ReleaseGuard guard_;
   int signal_fd_ = -1;
@@ -183,6 +192,7 @@ bool Daemon::Impl::Start() {
       return false;
     }
   }
+  StartOperatorViews();
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -310,9 +320,32 @@ void Daemon::Impl::Reload() {
   log_.Info("configuration reloaded");
 }
 
+void Daemon::Impl::StartOperatorViews() {
+  // Neither is needed to serve FTP: a failure is a warning and the daemon runs on without it.
+  if (!config_.control_ports.empty()) {
+    if (std::string error = unhelped_.Open(); !error.empty()) log_.Warning(error);
+  }
+  if (!config_.status_socket.empty()) {
+    if (std::string error = status_.Listen(config_.status_socket); !error.empty()) {
+      log_.Warning(error + ": `ftp-algd status` will not answer");
+    }
+  }
+}
+
+std::string Daemon::Impl::Status() const {
+  StatusReport report;
+  AppendEngine(engine_, Now(), &report);
+  report.health = HealthFigures();
+  return StatusJson(report);
+}
+
 std::string Daemon::Impl::Metrics() const {
+  return RenderMetrics(engine_.counters(), HealthFigures());
+}
+
+std::vector<ExtraMetric> Daemon::Impl::HealthFigures() const {
   const kernel::QueueStats& q = queue_.stats();
-  std::vector<ExtraMetric> extra = {
+  return {
       {"queue_packets", "packets received from the queue", false, static_cast<double>(q.packets)},
       {"queue_undecodable", "queue messages that could not be read", false,
        static_cast<double>(q.undecodable)},
@@ -345,8 +378,12 @@ std::string Daemon::Impl::Metrics() const {
       {"resident_bytes", "daemon resident memory", true, static_cast<double>(ResidentBytes())},
       {"session_state_bytes", "approximate heap held by session state", true,
        static_cast<double>(engine_.ApproximateMemory())},
+      {"unhelped_control_connections",
+       "new TCP connections to a control port (--control-port) that no rule gave the helper", false,
+       static_cast<double>(unhelped_.unhelped())},
+      {"conntrack_event_overruns", "times conntrack events were lost (receive buffer full)", false,
+       static_cast<double>(unhelped_.overruns())},
   };
-  return RenderMetrics(engine_.counters(), extra);
 }
 
 int Daemon::Impl::Run() {
@@ -354,11 +391,14 @@ int Daemon::Impl::Run() {
   Timestamp last_expire = Now();
   bool running = true;
   while (running) {
-    // The metrics server runs on its own thread; its wake fd only asks for fresh figures.
-    pollfd fds[3] = {
-        {queue_.fd(), POLLIN, 0}, {signal_fd_, POLLIN, 0}, {metrics_.wake_fd(), POLLIN, 0}};
-    const nfds_t count = metrics_.wake_fd() >= 0 ? 3 : 2;
-    const int ready = poll(fds, count, 1000);
+    // The metrics and status servers run on their own threads; their wake fds only ask for fresh
+    // figures. poll() skips the fds that are -1 (a server or watch that is off).
+    pollfd fds[5] = {{queue_.fd(), POLLIN, 0},
+                     {signal_fd_, POLLIN, 0},
+                     {metrics_.wake_fd(), POLLIN, 0},
+                     {unhelped_.fd(), POLLIN, 0},
+                     {status_.wake_fd(), POLLIN, 0}};
+    const int ready = poll(fds, 5, 1000);
     if (ready < 0 && errno != EINTR) {
       log_.Error(std::string("poll: ") + std::strerror(errno));
       break;
@@ -387,7 +427,9 @@ int Daemon::Impl::Run() {
         }
       }
     }
-    if (count == 3 && ready > 0 && (fds[2].revents & POLLIN)) metrics_.Publish(Metrics());
+    if (ready > 0 && (fds[2].revents & POLLIN)) metrics_.Publish(Metrics());
+    if (ready > 0 && (fds[3].revents & POLLIN)) unhelped_.OnReadable(Now(), log_);
+    if (ready > 0 && (fds[4].revents & POLLIN)) status_.Publish(Status());
     const Timestamp now = Now();
     if (now - last_expire >= kNanosPerSecond) {
       std::vector<Event> events;

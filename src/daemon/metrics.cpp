@@ -94,15 +94,7 @@ std::string MetricsServer::Listen(const std::string& address_port) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0 || stop_fd_ < 0) return std::string("metrics eventfd: ") + std::strerror(errno);
-  // The thread starts with every signal blocked (a new thread inherits its creator's mask): the
-  // daemon takes SIGTERM and SIGHUP through its signalfd, and a thread that left them unblocked
-  // would take them instead and end the process with the default action.
-  sigset_t all;
-  sigset_t creator_mask;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &creator_mask);
-  thread_ = std::thread([this] { ServeClients(); });
-  pthread_sigmask(SIG_SETMASK, &creator_mask, nullptr);
+  thread_ = StartServingThread([this] { ServeClients(); });
   return {};
 }
 
@@ -132,12 +124,8 @@ void MetricsServer::ServeClients() {
   }
 }
 
-namespace {
-
 using Clock = std::chrono::steady_clock;
 
-// Waits until `fd` has `events` or the deadline passes or the stop eventfd fires.
-// `events` is pollfd::events (a short in the C API).
 bool WaitFor(int fd, decltype(pollfd::events) events, int stop_fd, Clock::time_point deadline) {
   const auto left =
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -147,7 +135,18 @@ bool WaitFor(int fd, decltype(pollfd::events) events, int stop_fd, Clock::time_p
   return !(fds[1].revents & POLLIN) && (fds[0].revents & (events | POLLHUP | POLLERR));
 }
 
-}  // namespace
+std::thread StartServingThread(std::function<void()> body) {
+  // The thread starts with every signal blocked (a new thread inherits its creator's mask): the
+  // daemon takes SIGTERM and SIGHUP through its signalfd, and a thread that left them unblocked
+  // would take them instead and end the process with the default action.
+  sigset_t all;
+  sigset_t creator_mask;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &creator_mask);
+  std::thread thread(std::move(body));
+  pthread_sigmask(SIG_SETMASK, &creator_mask, nullptr);
+  return thread;
+}
 
 std::string MetricsServer::FreshBody() {
   std::unique_lock<std::mutex> lock(mutex_);

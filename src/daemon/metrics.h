@@ -2,8 +2,12 @@
 // HTTP endpoint (GET /metrics), e.g. `curl -s 127.0.0.1:9477/metrics`.
 #pragma once
 
+#include <poll.h>
+
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -69,6 +73,13 @@ class MetricsServer {
   std::string body_;        // guarded by mutex_
   uint64_t published_ = 0;  // guarded by mutex_: Publish calls so far
 };
+
+// For the serving threads (metrics, status): waits until `fd` has `events` (pollfd::events) or the
+// deadline passes or `stop_fd` fires; true only for the first.
+bool WaitFor(int fd, decltype(pollfd::events) events, int stop_fd,
+             std::chrono::steady_clock::time_point deadline);
+// Starts a serving thread with every signal blocked (see metrics.cpp).
+std::thread StartServingThread(std::function<void()> body);
 
 // Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
 uint64_t ResidentBytes();

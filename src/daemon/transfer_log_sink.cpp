@@ -1,8 +1,7 @@
 #include "daemon/transfer_log_sink.h"
 
 #include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netlink.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -11,7 +10,6 @@
 
 #include "ftpalg/event_json.h"
 #include "kernel/conntrack_events.h"
-#include "kernel/netlink_socket.h"
 
 namespace ftpalg::daemon {
 namespace {
@@ -24,13 +22,15 @@ constexpr int kEventBufferBytes = 4 << 20;
 
 DataConnectionEnd ToDataEnd(const kernel::ConntrackEvent& event, Timestamp now) {
   DataConnectionEnd end;
-  end.original = event.connection.original;
-  end.reply = event.connection.reply;
+  end.original = event.original;
+  end.reply = event.reply;
   end.time = now;
   end.kind = DataEndKind::kDestroyed;
+  const std::optional<kernel::ConntrackCounters>* counters[2] = {&event.counters_original,
+                                                                 &event.counters_reply};
   for (size_t i = 0; i < 2; ++i) {
-    if (event.counters[i]) {
-      end.counters[i] = FlowCounters{event.counters[i]->packets, event.counters[i]->bytes, {}};
+    if (*counters[i]) {
+      end.counters[i] = FlowCounters{(*counters[i])->packets, (*counters[i])->bytes, {}};
     }
   }
   return end;
@@ -39,7 +39,7 @@ DataConnectionEnd ToDataEnd(const kernel::ConntrackEvent& event, Timestamp now) 
 }  // namespace
 
 struct TransferLogSink::EventSocket {
-  kernel::NetlinkSocket socket;
+  kernel::ConntrackEventSocket socket;
 };
 
 TransferLogSink::TransferLogSink(Log& log) : log_(log) {}
@@ -61,16 +61,11 @@ std::string TransferLogSink::Start(const std::string& destination) {
     return error;
   }
   socket_ = std::make_unique<EventSocket>();
-  // The receive timeout bounds how long the thread takes to notice the daemon stopping.
-  if (int error = socket_->socket.Open(std::chrono::milliseconds(500)); error != 0) {
-    return std::string("transfer log: ctnetlink socket: ") + std::strerror(error);
-  }
-  if (int error =
-          socket_->socket.SetNetlinkOption(NETLINK_ADD_MEMBERSHIP, NFNLGRP_CONNTRACK_DESTROY);
-      error != 0) {
+  kernel::ConntrackEventGroups groups;
+  groups.destroyed = true;
+  if (int error = socket_->socket.Open(groups, kEventBufferBytes); error != 0) {
     return std::string("transfer log: conntrack destroy events: ") + std::strerror(error);
   }
-  socket_->socket.SetReceiveBufferSize(kEventBufferBytes);
   enabled_ = true;
   // Every signal blocked on the thread: the daemon takes SIGTERM/SIGHUP through its signalfd
   // (metrics.cpp has the same for the same reason).
@@ -84,29 +79,16 @@ std::string TransferLogSink::Start(const std::string& destination) {
 }
 
 void TransferLogSink::ReadEvents() {
-  std::vector<uint8_t> buffer(1 << 16);
   while (!stopping_) {
-    size_t received = 0;
-    const int error = socket_->socket.Receive(buffer, /*wait=*/true, &received);
-    if (error == ENOBUFS) {
-      event_losses_.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    if (error != 0) continue;  // EAGAIN: the timeout, to look at stopping_
+    // The timeout bounds how long the thread takes to notice the daemon stopping.
+    pollfd ready{socket_->socket.fd(), POLLIN, 0};
+    if (poll(&ready, 1, 500) <= 0) continue;
     const Timestamp now = Now();
-    // One datagram can hold several messages.
-    std::span<const uint8_t> rest(buffer.data(), received);
-    while (rest.size() >= sizeof(nlmsghdr)) {
-      const auto* header = reinterpret_cast<const nlmsghdr*>(rest.data());
-      const size_t length = NLMSG_ALIGN(header->nlmsg_len);
-      if (header->nlmsg_len < sizeof(nlmsghdr) || length > rest.size()) break;
-      kernel::ConntrackEvent event;
-      const bool usable = kernel::ParseConntrackEvent(rest.first(header->nlmsg_len), &event) ==
-                          kernel::DecodeError::kNone;
-      rest = rest.subspan(length);
+    socket_->socket.Drain(64, [&](const kernel::ConntrackEvent& event) {
       // Only connections conntrack created from an expectation can be predicted data connections.
-      if (!usable || !event.destroy || !event.status || (*event.status & IPS_EXPECTED) == 0) {
-        continue;
+      if (event.kind != kernel::ConntrackEventKind::kDestroy || !event.status ||
+          (*event.status & IPS_EXPECTED) == 0) {
+        return;
       }
       std::lock_guard<std::mutex> lock(mutex_);
       if (handed_over_.size() >= kMaxHandedOver) {
@@ -114,7 +96,8 @@ void TransferLogSink::ReadEvents() {
       } else {
         handed_over_.push_back(ToDataEnd(event, now));
       }
-    }
+    });
+    socket_overruns_.store(socket_->socket.overruns(), std::memory_order_relaxed);
   }
 }
 
@@ -170,7 +153,8 @@ void TransferLogSink::Stop(Timestamp now) {
 
 TransferLogCounts TransferLogSink::counts() const {
   TransferLogCounts counts = counts_;
-  counts.event_losses = event_losses_.load(std::memory_order_relaxed);
+  counts.event_losses = event_losses_.load(std::memory_order_relaxed) +
+                        socket_overruns_.load(std::memory_order_relaxed);
   return counts;
 }
 

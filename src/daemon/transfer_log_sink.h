@@ -66,7 +66,8 @@ class TransferLogSink {
   // The event thread and what it hands over.
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  std::atomic<uint64_t> event_losses_{0};
+  std::atomic<uint64_t> event_losses_{0};     // the hand-over queue was full
+  std::atomic<uint64_t> socket_overruns_{0};  // ENOBUFS: the kernel dropped events
   std::mutex mutex_;
   std::vector<DataConnectionEnd> handed_over_;  // guarded by mutex_
   struct EventSocket;
