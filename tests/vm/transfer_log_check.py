@@ -5,7 +5,8 @@ usage: transfer_log_check.py LOG USER:COMMAND:NAME:MODE:SIZE:CLIENT [...]
 Each expected transfer must have exactly one record with that user, command, name and mode
 ("active"/"passive"), final reply 226, a data connection whose inside side is CLIENT (the
 address NAT sent it to, or that opened it), and conntrack's byte count in the file's direction
-between SIZE and SIZE plus 100 bytes of headers per packet (accounting counts whole IP packets).
+between SIZE and SIZE plus 5% plus 100 bytes per packet: accounting counts whole IP packets
+(headers), and retransmissions too (a 3 MB RETR under TCG once showed 1.4% more than the file).
 Prints one line per expected transfer; exit status 0 when all are there, 1 otherwise.
 """
 import json
@@ -39,7 +40,7 @@ def check(records, want):
     flow = record.get("to_server" if upload else "to_client")
     if not isinstance(flow, dict):
         problems.append("no counters (nf_conntrack_acct off?)")
-    elif not size <= flow["bytes"] <= size + 100 * flow["packets"]:
+    elif not size <= flow["bytes"] <= size * 1.05 + 100 * flow["packets"]:
         problems.append("bytes %d over %d packets for a %d-byte file"
                         % (flow["bytes"], flow["packets"], size))
     if problems:

@@ -13,8 +13,8 @@
 #                      alice to a writable pyftpdlib on 198.51.100.3: one record each with the
 #                      user, command, name, mode, final reply 226, the inside client on the data
 #                      connection, and conntrack's bytes in the file's direction between the size
-#                      and the size plus 100 bytes a packet (whole IP packets are counted); the
-#                      uploads arrive byte for byte.
+#                      and the size plus 5% (retransmissions) plus 100 bytes a packet (whole IP
+#                      packets are counted); the uploads arrive byte for byte.
 #   transfer-log-noacct  the same RETR (PASV) with accounting off: its record has
 #                      "to_server":null,"to_client":null.
 # Output: VM-RESULT ftp-algd:transfer-log... PASS|FAIL <detail>; logs in cases/transfer-log*.log.
@@ -31,9 +31,11 @@ UPROOT=/tmp/uploads
 UPSRC=/tmp/upload-src
 
 records() {  # VAR: transfer records in the log so far
-  local n=0 line
-  while IFS= read -r line; do [[ $line == *'"event":"transfer"'* ]] && n=$((n + 1)); done <"$TLOG"
-  printf -v "$1" '%d' $n
+  local count=0 line
+  while IFS= read -r line; do
+    [[ $line == *'"event":"transfer"'* ]] && count=$((count + 1))
+  done <"$TLOG"
+  printf -v "$1" '%d' $count
 }
 # Waits until the log holds WANT records (at most 60 s). A conntrack listing reaps entries whose
 # timeout ran out (ctnetlink's dump evicts expired ones), so the destroy events do not wait for
