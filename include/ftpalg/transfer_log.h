@@ -57,7 +57,7 @@ struct DataConnectionEnd {
 // One finished transfer.
 struct TransferRecord {
   Timestamp time = 0;      // the transfer command
-  Timestamp end_time = 0;  // the later of the final reply and the data connection's end
+  Timestamp end_time = 0;  // the final reply, else the data connection's end, else `time`
   ControlConnection control;
   std::string user;  // last USER argument, bounded; empty when none was seen
   bool user_seen = false;

@@ -128,8 +128,10 @@ void TransferLog::OnCommand(SessionState& session, Timestamp time, std::string_v
     session.user_seen = true;
   }
   const std::string code = UpperCase(command.code);
+  // Not only well-formed lines: a name may carry UTF-8 (RFC 2640) or bytes a server accepts,
+  // and the log must show those transfers too (the JSON writer escapes and replaces them).
   const bool transfer_verb =
-      command.well_formed &&
+      !command.code.empty() &&
       std::find(kTransferVerbs.begin(), kTransferVerbs.end(), code) != kTransferVerbs.end();
   uint64_t id = 0;
   if (transfer_verb) {
@@ -278,8 +280,15 @@ void TransferLog::Finish(uint64_t id, std::string incomplete) {
   Transfer& transfer = it->second;
   TransferRecord& record = transfer.record;
   record.incomplete = std::move(incomplete);
-  record.end_time = std::max(record.time, transfer.reply_time);
-  if (record.data) record.end_time = std::max(record.end_time, record.data->time);
+  // The final reply says when the transfer was over (RFC 959 4.2: 226/426 close it); conntrack's
+  // destroy event comes only after TIME_WAIT, so the data connection's end is the measure only
+  // when there was no reply.
+  if (record.final_code != 0) {
+    record.end_time = transfer.reply_time;
+  } else {
+    record.end_time = record.data ? record.data->time : record.time;
+  }
+  record.end_time = std::max(record.time, record.end_time);
   if (SessionState* session = FindSession(transfer.master)) {
     auto& ids = session->transfers;
     ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
