@@ -50,7 +50,7 @@ ordered_json SessionJson(const SessionView& view) {
 
 // Reads a field without throwing (the client reads whatever the socket gave it).
 template <typename T>
-T Field(const nlohmann::json& object, const char* key, T fallback) {
+T Field(const nlohmann::ordered_json& object, const char* key, T fallback) {
   if (!object.is_object()) return fallback;
   auto it = object.find(key);
   if (it == object.end()) return fallback;
@@ -92,7 +92,16 @@ std::string StatusJson(const StatusReport& report) {
     totals[std::string(CounterName(counter))] = report.totals.Get(counter);
   }
   ordered_json health = ordered_json::object();
-  for (const ExtraMetric& figure : report.health) health[figure.name] = figure.value;
+  for (const ExtraMetric& figure : report.health) {
+    // The figures are counts and byte sizes: whole numbers print as such.
+    const bool whole = figure.value >= 0 && figure.value < 9.0e15 &&
+                       figure.value == static_cast<double>(static_cast<uint64_t>(figure.value));
+    if (whole) {
+      health[figure.name] = static_cast<uint64_t>(figure.value);
+    } else {
+      health[figure.name] = figure.value;
+    }
+  }
   ordered_json document = {{"sessions_total", report.session_count},
                            {"sessions_listed", report.sessions.size()},
                            {"sessions", std::move(sessions)},
@@ -102,8 +111,8 @@ std::string StatusJson(const StatusReport& report) {
 }
 
 std::string StatusText(std::string_view json_text) {
-  nlohmann::json document =
-      nlohmann::json::parse(json_text.begin(), json_text.end(), nullptr, false);
+  nlohmann::ordered_json document =
+      nlohmann::ordered_json::parse(json_text.begin(), json_text.end(), nullptr, false);
   if (document.is_discarded() || !document.is_object()) return "unreadable status document\n";
   std::string out;
   const auto total = Field<uint64_t>(document, "sessions_total", 0);
@@ -111,10 +120,13 @@ std::string StatusText(std::string_view json_text) {
   out += "sessions: " + std::to_string(total);
   if (listed < total) out += " (" + std::to_string(listed) + " listed)";
   out += "\n";
-  const nlohmann::json& sessions = document["sessions"];
-  for (const nlohmann::json& s : sessions.is_array() ? sessions : nlohmann::json::array()) {
-    const nlohmann::json& client = s.contains("client_side") ? s["client_side"] : nlohmann::json();
-    const nlohmann::json& server = s.contains("server_side") ? s["server_side"] : nlohmann::json();
+  const nlohmann::ordered_json& sessions = document["sessions"];
+  for (const nlohmann::ordered_json& s :
+       sessions.is_array() ? sessions : nlohmann::ordered_json::array()) {
+    const nlohmann::ordered_json& client =
+        s.contains("client_side") ? s["client_side"] : nlohmann::ordered_json();
+    const nlohmann::ordered_json& server =
+        s.contains("server_side") ? s["server_side"] : nlohmann::ordered_json();
     out += "  " + Field<std::string>(client, "src", "?") + " -> " +
            Field<std::string>(client, "dst", "?");
     if (Field<bool>(s, "translated", false)) {
@@ -125,8 +137,10 @@ std::string StatusText(std::string_view json_text) {
     const std::string user = Field<std::string>(s, "user", "");
     if (!user.empty()) out += "  user " + user;
     out += "  idle " + Seconds(Field<double>(s, "idle_s", 0)) + "\n";
-    const nlohmann::json& pending = s.contains("pending") ? s["pending"] : nlohmann::json();
-    for (const nlohmann::json& p : pending.is_array() ? pending : nlohmann::json::array()) {
+    const nlohmann::ordered_json& pending =
+        s.contains("pending") ? s["pending"] : nlohmann::ordered_json();
+    for (const nlohmann::ordered_json& p :
+         pending.is_array() ? pending : nlohmann::ordered_json::array()) {
       out += "    expects " + Field<std::string>(p, "from", "?") + " -> " +
              Field<std::string>(p, "to", "?");
       const std::string nat_to = Field<std::string>(p, "nat_to", "");
