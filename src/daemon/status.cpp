@@ -164,17 +164,7 @@ std::string StatusText(std::string_view json_text) {
 }
 
 StatusServer::~StatusServer() {
-  if (thread_.joinable()) {
-    const uint64_t one = 1;
-    if (write(stop_fd_, &one, sizeof one) != static_cast<ssize_t>(sizeof one)) {
-      // Counter full: the thread has been told already.
-    }
-    thread_.join();
-  }
-  for (int fd : {listen_fd_, wake_fd_, stop_fd_}) {
-    if (fd >= 0) close(fd);
-  }
-  if (listen_fd_ >= 0) unlink(path_.c_str());
+  if (!path_.empty()) unlink(path_.c_str());
 }
 
 std::string StatusServer::Listen(const std::string& path) {
@@ -185,8 +175,8 @@ std::string StatusServer::Listen(const std::string& path) {
            std::to_string(sizeof address.sun_path - 1) + " bytes";
   }
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return std::string("status socket: ") + std::strerror(errno);
+  const int listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (listen_fd < 0) return std::string("status socket: ") + std::strerror(errno);
   // Run by hand there is no RuntimeDirectory (the unit's): make the directory, root only.
   if (const size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0) {
     mkdir(path.substr(0, slash).c_str(), 0700);  // EEXIST is fine; bind reports the rest
@@ -197,70 +187,35 @@ std::string StatusServer::Listen(const std::string& path) {
   // Created with mode 0600 (umask 0177 during bind): the status names users and addresses, so only
   // root reads it, and there is no moment in which another user could connect.
   const mode_t old_umask = umask(0177);
-  const int bound = bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  const int bound = bind(listen_fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
   const int bind_error = errno;
   umask(old_umask);
-  if (bound != 0 || listen(listen_fd_, 16) != 0) {
+  if (bound != 0 || listen(listen_fd, 16) != 0) {
     std::string error =
         "status socket " + path + ": " + std::strerror(bound != 0 ? bind_error : errno);
-    close(listen_fd_);
-    listen_fd_ = -1;
+    close(listen_fd);
     return error;
   }
   path_ = path;
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd_ < 0 || stop_fd_ < 0) return std::string("status eventfd: ") + std::strerror(errno);
-  thread_ = StartServingThread([this] { ServeClients(); });
+  if (std::string error = exchange_.Open(); !error.empty()) {
+    close(listen_fd);
+    return "status " + error;
+  }
+  if (std::string error = thread_.Start(listen_fd, [this](int client) { ServeClient(client); });
+      !error.empty()) {
+    return "status " + error;
+  }
   return {};
-}
-
-void StatusServer::Publish(std::string document) {
-  uint64_t requests = 0;
-  if (read(wake_fd_, &requests, sizeof requests) < 0) {
-    // EAGAIN: nothing was asked.
-  }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    document_ = std::move(document);
-    ++published_;
-  }
-  published_cv_.notify_all();
-}
-
-std::string StatusServer::FreshDocument() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  const uint64_t wanted = published_ + 1;
-  const uint64_t one = 1;
-  if (write(wake_fd_, &one, sizeof one) != static_cast<ssize_t>(sizeof one)) {
-    // Counter full: the loop has been asked already.
-  }
-  published_cv_.wait_for(lock, std::chrono::milliseconds(kFreshWaitMs),
-                         [&] { return published_ >= wanted; });
-  return document_.empty() ? std::string("{\"error\":\"the packet loop has not answered\"}\n")
-                           : document_;
-}
-
-void StatusServer::ServeClients() {
-  for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) return;
-    if (fds[1].revents & POLLIN) return;
-    if (!(fds[0].revents & POLLIN)) continue;
-    const int client = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (client < 0) continue;
-    ServeClient(client);
-    close(client);
-  }
 }
 
 void StatusServer::ServeClient(int client) {
   // Nothing is read from the client: connecting is the request. One deadline for the whole
   // answer, so a client that never reads holds this thread (not the packet loop) for 1 s at most.
-  const std::string document = FreshDocument();
+  std::string document = exchange_.Fresh(kFreshWaitMs);
+  if (document.empty()) document = "{\"error\":\"the packet loop has not answered\"}\n";
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(kResponseDeadlineMs);
   size_t sent = 0;
-  while (sent < document.size() && WaitFor(client, POLLOUT, stop_fd_, deadline)) {
+  while (sent < document.size() && WaitFor(client, POLLOUT, thread_.stop_fd(), deadline)) {
     const ssize_t n = send(client, document.data() + sent, document.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
