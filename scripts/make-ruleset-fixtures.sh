@@ -51,6 +51,9 @@ to_kernel_helper "$here/rules/nat-gateway.nft" | grep -v 'ct helper set' |
 to_kernel_helper "$here/rules/nat-gateway.nft" |
   sed -e 's/table inet ftp_alg/table ip ftp_alg/' -e 's/l3proto inet/l3proto ip/' |
   nft_fixture ipv4-only
+# Wrong for IPv6 too: an inet table whose helper object is for IPv4 only (l3proto ip).
+to_kernel_helper "$here/rules/nat-gateway.nft" | sed -e 's/l3proto inet/l3proto ip/' |
+  nft_fixture ipv4-helper-only
 # For a published server, the helper set in a chain that runs after conntrack but before DNAT
 # (priority dstnat - 10), and in one that runs before conntrack (priority raw, -300).
 to_kernel_helper "$here/rules/published-server.nft" |

@@ -50,7 +50,7 @@ ordered_json SessionJson(const SessionView& view) {
 
 // Reads a field without throwing (the client reads whatever the socket gave it).
 template <typename T>
-T Field(const nlohmann::json& object, const char* key, T fallback) {
+T Field(const nlohmann::ordered_json& object, const char* key, T fallback) {
   if (!object.is_object()) return fallback;
   auto it = object.find(key);
   if (it == object.end()) return fallback;
@@ -92,7 +92,16 @@ std::string StatusJson(const StatusReport& report) {
     totals[std::string(CounterName(counter))] = report.totals.Get(counter);
   }
   ordered_json health = ordered_json::object();
-  for (const ExtraMetric& figure : report.health) health[figure.name] = figure.value;
+  for (const ExtraMetric& figure : report.health) {
+    // The figures are counts and byte sizes: whole numbers print as such.
+    const bool whole = figure.value >= 0 && figure.value < 9.0e15 &&
+                       figure.value == static_cast<double>(static_cast<uint64_t>(figure.value));
+    if (whole) {
+      health[figure.name] = static_cast<uint64_t>(figure.value);
+    } else {
+      health[figure.name] = figure.value;
+    }
+  }
   ordered_json document = {{"sessions_total", report.session_count},
                            {"sessions_listed", report.sessions.size()},
                            {"sessions", std::move(sessions)},
@@ -102,8 +111,8 @@ std::string StatusJson(const StatusReport& report) {
 }
 
 std::string StatusText(std::string_view json_text) {
-  nlohmann::json document =
-      nlohmann::json::parse(json_text.begin(), json_text.end(), nullptr, false);
+  nlohmann::ordered_json document =
+      nlohmann::ordered_json::parse(json_text.begin(), json_text.end(), nullptr, false);
   if (document.is_discarded() || !document.is_object()) return "unreadable status document\n";
   std::string out;
   const auto total = Field<uint64_t>(document, "sessions_total", 0);
@@ -111,10 +120,13 @@ std::string StatusText(std::string_view json_text) {
   out += "sessions: " + std::to_string(total);
   if (listed < total) out += " (" + std::to_string(listed) + " listed)";
   out += "\n";
-  const nlohmann::json& sessions = document["sessions"];
-  for (const nlohmann::json& s : sessions.is_array() ? sessions : nlohmann::json::array()) {
-    const nlohmann::json& client = s.contains("client_side") ? s["client_side"] : nlohmann::json();
-    const nlohmann::json& server = s.contains("server_side") ? s["server_side"] : nlohmann::json();
+  const nlohmann::ordered_json& sessions = document["sessions"];
+  for (const nlohmann::ordered_json& s :
+       sessions.is_array() ? sessions : nlohmann::ordered_json::array()) {
+    const nlohmann::ordered_json& client =
+        s.contains("client_side") ? s["client_side"] : nlohmann::ordered_json();
+    const nlohmann::ordered_json& server =
+        s.contains("server_side") ? s["server_side"] : nlohmann::ordered_json();
     out += "  " + Field<std::string>(client, "src", "?") + " -> " +
            Field<std::string>(client, "dst", "?");
     if (Field<bool>(s, "translated", false)) {
@@ -125,8 +137,10 @@ std::string StatusText(std::string_view json_text) {
     const std::string user = Field<std::string>(s, "user", "");
     if (!user.empty()) out += "  user " + user;
     out += "  idle " + Seconds(Field<double>(s, "idle_s", 0)) + "\n";
-    const nlohmann::json& pending = s.contains("pending") ? s["pending"] : nlohmann::json();
-    for (const nlohmann::json& p : pending.is_array() ? pending : nlohmann::json::array()) {
+    const nlohmann::ordered_json& pending =
+        s.contains("pending") ? s["pending"] : nlohmann::ordered_json();
+    for (const nlohmann::ordered_json& p :
+         pending.is_array() ? pending : nlohmann::ordered_json::array()) {
       out += "    expects " + Field<std::string>(p, "from", "?") + " -> " +
              Field<std::string>(p, "to", "?");
       const std::string nat_to = Field<std::string>(p, "nat_to", "");
@@ -150,17 +164,7 @@ std::string StatusText(std::string_view json_text) {
 }
 
 StatusServer::~StatusServer() {
-  if (thread_.joinable()) {
-    const uint64_t one = 1;
-    if (write(stop_fd_, &one, sizeof one) != static_cast<ssize_t>(sizeof one)) {
-      // Counter full: the thread has been told already.
-    }
-    thread_.join();
-  }
-  for (int fd : {listen_fd_, wake_fd_, stop_fd_}) {
-    if (fd >= 0) close(fd);
-  }
-  if (listen_fd_ >= 0) unlink(path_.c_str());
+  if (!path_.empty()) unlink(path_.c_str());
 }
 
 std::string StatusServer::Listen(const std::string& path) {
@@ -171,8 +175,8 @@ std::string StatusServer::Listen(const std::string& path) {
            std::to_string(sizeof address.sun_path - 1) + " bytes";
   }
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return std::string("status socket: ") + std::strerror(errno);
+  const int listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (listen_fd < 0) return std::string("status socket: ") + std::strerror(errno);
   // Run by hand there is no RuntimeDirectory (the unit's): make the directory, root only.
   if (const size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0) {
     mkdir(path.substr(0, slash).c_str(), 0700);  // EEXIST is fine; bind reports the rest
@@ -183,70 +187,35 @@ std::string StatusServer::Listen(const std::string& path) {
   // Created with mode 0600 (umask 0177 during bind): the status names users and addresses, so only
   // root reads it, and there is no moment in which another user could connect.
   const mode_t old_umask = umask(0177);
-  const int bound = bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  const int bound = bind(listen_fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
   const int bind_error = errno;
   umask(old_umask);
-  if (bound != 0 || listen(listen_fd_, 16) != 0) {
+  if (bound != 0 || listen(listen_fd, 16) != 0) {
     std::string error =
         "status socket " + path + ": " + std::strerror(bound != 0 ? bind_error : errno);
-    close(listen_fd_);
-    listen_fd_ = -1;
+    close(listen_fd);
     return error;
   }
   path_ = path;
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd_ < 0 || stop_fd_ < 0) return std::string("status eventfd: ") + std::strerror(errno);
-  thread_ = StartServingThread([this] { ServeClients(); });
+  if (std::string error = exchange_.Open(); !error.empty()) {
+    close(listen_fd);
+    return "status " + error;
+  }
+  if (std::string error = thread_.Start(listen_fd, [this](int client) { ServeClient(client); });
+      !error.empty()) {
+    return "status " + error;
+  }
   return {};
-}
-
-void StatusServer::Publish(std::string document) {
-  uint64_t requests = 0;
-  if (read(wake_fd_, &requests, sizeof requests) < 0) {
-    // EAGAIN: nothing was asked.
-  }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    document_ = std::move(document);
-    ++published_;
-  }
-  published_cv_.notify_all();
-}
-
-std::string StatusServer::FreshDocument() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  const uint64_t wanted = published_ + 1;
-  const uint64_t one = 1;
-  if (write(wake_fd_, &one, sizeof one) != static_cast<ssize_t>(sizeof one)) {
-    // Counter full: the loop has been asked already.
-  }
-  published_cv_.wait_for(lock, std::chrono::milliseconds(kFreshWaitMs),
-                         [&] { return published_ >= wanted; });
-  return document_.empty() ? std::string("{\"error\":\"the packet loop has not answered\"}\n")
-                           : document_;
-}
-
-void StatusServer::ServeClients() {
-  for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) return;
-    if (fds[1].revents & POLLIN) return;
-    if (!(fds[0].revents & POLLIN)) continue;
-    const int client = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (client < 0) continue;
-    ServeClient(client);
-    close(client);
-  }
 }
 
 void StatusServer::ServeClient(int client) {
   // Nothing is read from the client: connecting is the request. One deadline for the whole
   // answer, so a client that never reads holds this thread (not the packet loop) for 1 s at most.
-  const std::string document = FreshDocument();
+  std::string document = exchange_.Fresh(kFreshWaitMs);
+  if (document.empty()) document = "{\"error\":\"the packet loop has not answered\"}\n";
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(kResponseDeadlineMs);
   size_t sent = 0;
-  while (sent < document.size() && WaitFor(client, POLLOUT, stop_fd_, deadline)) {
+  while (sent < document.size() && WaitFor(client, POLLOUT, thread_.stop_fd(), deadline)) {
     const ssize_t n = send(client, document.data() + sent, document.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) break;
     sent += static_cast<size_t>(n);

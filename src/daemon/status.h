@@ -52,23 +52,15 @@ class StatusServer {
   // mode 0600 before anyone can connect) and starts the thread. Empty string or a one-line error.
   std::string Listen(const std::string& path);
   // Readable when a client waits; the packet loop answers with Publish(StatusJson(...)).
-  int wake_fd() const { return wake_fd_; }
-  void Publish(std::string document);
+  int wake_fd() const { return exchange_.wake_fd(); }
+  void Publish(std::string document) { exchange_.Publish(std::move(document)); }
 
  private:
-  void ServeClients();
   void ServeClient(int client);
-  std::string FreshDocument();
 
-  std::string path_;
-  int listen_fd_ = -1;
-  int wake_fd_ = -1;
-  int stop_fd_ = -1;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable published_cv_;
-  std::string document_;    // guarded by mutex_
-  uint64_t published_ = 0;  // guarded by mutex_
+  std::string path_;  // non-empty once bound: removed by the destructor
+  SnapshotExchange exchange_;
+  ServingThread thread_;  // last: stopped first
 };
 
 // The client side of `ftp-algd status`: reads the document from `path` within `timeout_ms`.

@@ -64,7 +64,7 @@ const Bytes kReply = {
     0x06, 0x00, 0x03, 0x00, 0x40, 0x74, 0x00, 0x00,  //     DST_PORT 16500
 };
 const Bytes kStatusAndId = {
-    0x08, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x98,  // CTA_STATUS SRC_NAT|SRC_NAT_DONE|CONFIRMED
+    0x08, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x98,  // CTA_STATUS SRC_NAT|SRC_NAT_DONE|CONFIRMED
     0x08, 0x00, 0x0c, 0x00, 0x12, 0x34, 0x56, 0x78,  // CTA_ID
 };
 const Bytes kHelper = {
@@ -167,7 +167,7 @@ TEST(ConntrackEventsTest, RefusesWhatIsNotAnEvent) {
   EXPECT_EQ(ParseConntrackEvent(expect_subsystem, &event), DecodeError::kWrongMessage);
   // A helper name of 16 characters (the kernel's limit is 15 before the NUL).
   Bytes body =
-      Concat({kOrig, kReply, Bytes{0x18, 0x00, 0x05, 0x80, 0x15, 0x00, 0x01, 0x00, 'a', 'a',
+      Concat({kOrig, kReply, Bytes{0x1c, 0x00, 0x05, 0x80, 0x15, 0x00, 0x01, 0x00, 'a', 'a',
                                    'a',  'a',  'a',  'a',  'a',  'a',  'a',  'a',  'a', 'a',
                                    'a',  'a',  'a',  'a',  0x00, 0x00, 0x00, 0x00}});
   Bytes long_name =

@@ -111,6 +111,16 @@ TEST(RulesetTest, NftIpv4OnlyTableLeavesIpv6Unhelped) {
   EXPECT_EQ(CountPrefix(lines, "warning:"), 0u) << Joined(lines);
 }
 
+TEST(RulesetTest, NftInetTableWithAnIpv4OnlyHelperObject) {
+  RulesetReading reading = ReadNftRuleset(Fixture("ipv4-helper-only.nft.json"), kHelper);
+  ASSERT_EQ(reading.rules.size(), 1u);
+  EXPECT_TRUE(reading.rules[0].ipv4);
+  EXPECT_FALSE(reading.rules[0].ipv6);
+  auto lines = RulesetCheckLines({Nft("ipv4-helper-only")}, kHelper, kWatched);
+  ASSERT_EQ(lines.size(), 2u) << Joined(lines);
+  EXPECT_EQ(lines[1].rfind("warning: no rule attaches helper \"ftp\" for IPv6", 0), 0u);
+}
+
 TEST(RulesetTest, NftHelperChainBeforeDnatSaysWhatItMustMatch) {
   RulesetReading reading = ReadNftRuleset(Fixture("before-dnat.nft.json"), kHelper);
   ASSERT_EQ(reading.rules.size(), 1u);
