@@ -6,11 +6,14 @@ namespace ftpalg::replay {
 
 void DataConnections::Start(const Tuple& syn, const Expectation& predicted, Timestamp time) {
   Followed followed;
+  // As conntrack has it: `original` as the first packet reached the gateway (the expectation's
+  // destination), `reply` from where NAT sent it. A capture taken behind the NAT shows the
+  // translated SYN (to the inside endpoint): its original destination is the expectation's.
+  const bool translated_capture = predicted.nat_to && syn.dst == *predicted.nat_to &&
+                                  !(syn.dst == predicted.destination);
   followed.end.original = syn;
-  // Where NAT sent it: the expectation's inside endpoint when the capture shows the outside side
-  // (it already shows the inside one otherwise).
-  const Endpoint answering =
-      predicted.nat_to && syn.dst == predicted.destination ? *predicted.nat_to : syn.dst;
+  if (translated_capture) followed.end.original.dst = predicted.destination;
+  const Endpoint answering = predicted.nat_to ? *predicted.nat_to : syn.dst;
   followed.end.reply = Tuple{answering, syn.src};
   followed.end.time = time;
   followed.end.predicted = predicted;

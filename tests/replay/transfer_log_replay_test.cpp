@@ -73,8 +73,8 @@ INSTANTIATE_TEST_SUITE_P(
                       SuricataCase{"ftp-download-passive.pcap", "bob", "RETR", "passive"},
                       SuricataCase{"ftp-upload-active.pcap", "alice", "STOR", "active"},
                       SuricataCase{"ftp-upload-passive.pcap", "alice", "STOR", "passive"}),
-    [](const auto& info) {
-      std::string name = info.param.file;
+    [](const auto& test_info) {
+      std::string name = test_info.param.file;
       name = name.substr(0, name.find('.'));
       for (char& ch : name) {
         if (ch == '-') ch = '_';
