@@ -9,8 +9,8 @@ void DataConnections::Start(const Tuple& syn, const Expectation& predicted, Time
   // As conntrack has it: `original` as the first packet reached the gateway (the expectation's
   // destination), `reply` from where NAT sent it. A capture taken behind the NAT shows the
   // translated SYN (to the inside endpoint): its original destination is the expectation's.
-  const bool translated_capture = predicted.nat_to && syn.dst == *predicted.nat_to &&
-                                  !(syn.dst == predicted.destination);
+  const bool translated_capture =
+      predicted.nat_to && syn.dst == *predicted.nat_to && !(syn.dst == predicted.destination);
   followed.end.original = syn;
   if (translated_capture) followed.end.original.dst = predicted.destination;
   const Endpoint answering = predicted.nat_to ? *predicted.nat_to : syn.dst;
