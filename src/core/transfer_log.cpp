@@ -308,11 +308,14 @@ void TransferLog::Expire(Timestamp now) {
     const SessionState* session = FindSession(transfer.master);
     const Timestamp ended = session == nullptr ? record.time : session->ended;
     if (record.final_code != 0) {
-      if (now - transfer.reply_time >= config_.data_end_wait)
+      if (now - transfer.reply_time >= config_.data_end_wait) {
         due.emplace_back(id, "data-end-unseen");
-    } else if (ended != 0 && now - ended >= config_.data_end_wait) {
-      due.emplace_back(id, "no-final-reply");
-    } else if (now - record.time >= config_.reply_wait) {
+      }
+      continue;
+    }
+    // No final reply: the session ended (its data connection may still end), or it stalled.
+    const bool session_gone = ended != 0 && now - ended >= config_.data_end_wait;
+    if (session_gone || now - record.time >= config_.reply_wait) {
       due.emplace_back(id, "no-final-reply");
     }
   }
