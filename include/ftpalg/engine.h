@@ -7,11 +7,13 @@
 #include <span>
 #include <vector>
 
+#include "ftpalg/control_line_observer.h"
 #include "ftpalg/counters.h"
 #include "ftpalg/events.h"
 #include "ftpalg/expectation.h"
 #include "ftpalg/policy.h"
 #include "ftpalg/seq_shift.h"
+#include "ftpalg/session_view.h"
 
 namespace ftpalg {
 
@@ -87,11 +89,17 @@ class Engine {
   // the daemon does not follow conntrack's destroy events, so sessions end on FIN/RST or idle.
   void EndSession(const Tuple& original, Timestamp now, std::vector<Event>* events = nullptr);
 
+  // Every control line of a session being parsed goes to `observer` too (nullptr: none). The
+  // observer must outlive the engine or be unset first.
+  void SetLineObserver(ControlLineObserver* observer);
+
   // Replaces the policy and limits (SIGHUP); sessions keep their state.
   void Reconfigure(const EngineConfig& config);
 
   const Counters& counters() const { return counters_; }
   size_t session_count() const;
+  // A copy of up to `limit` sessions for the operator's status view (read-only; O(sessions)).
+  std::vector<SessionView> Sessions(Timestamp now, size_t limit) const;
   // Approximate heap bytes held by session state (for the memory-per-session figure).
   size_t ApproximateMemory() const;
 

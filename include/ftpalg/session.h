@@ -46,6 +46,7 @@ struct Session {
   LoginState login = LoginState::kLoggedIn;
   StepAside step_aside = StepAside::kNo;
   bool epsv_all = false;
+  std::string user;  // USER's argument, bounded (session_view.h), for the operator's view
   // A vector rather than a deque: an empty one holds no heap, and it stays a few entries long.
   std::vector<PendingExpectation> expectations;  // oldest first, bounded by the policy
   uint32_t next_serial = 1;

@@ -61,7 +61,16 @@ class Engine::Impl {
   void Expire(Timestamp now, std::vector<Event>* events);
   void EndSession(const Tuple& original, Timestamp now, std::vector<Event>* events);
   void Reconfigure(const EngineConfig& config) { config_ = config; }
+  void SetLineObserver(ControlLineObserver* observer) { line_observer_ = observer; }
   size_t session_count() const { return sessions_.size(); }
+  std::vector<SessionView> Sessions(Timestamp now, size_t limit) const {
+    std::vector<SessionView> views;
+    for (const auto& [tuple, session] : sessions_) {
+      if (views.size() >= limit) break;
+      views.push_back(ViewOf(session, now));
+    }
+    return views;
+  }
   size_t ApproximateMemory() const;
 
  private:
@@ -89,6 +98,7 @@ class Engine::Impl {
   EngineConfig config_;
   EngineContext context_;  // refers to config_
   std::unordered_map<Tuple, Session, TupleHash> sessions_;
+  ControlLineObserver* line_observer_ = nullptr;  // the transfer log
 };
 
 Decision Engine::Impl::Process(const PacketInput& input) {
@@ -224,6 +234,9 @@ void Engine::Impl::HandleLine(PacketWork& work, const FramedLine& line) {
   counters().Add(Counter::kLines);
   if (line.overlong) counters().Add(Counter::kLinesOverlong);
   if (work.session.step_aside != StepAside::kNo) return;
+  if (line_observer_ != nullptr) {
+    line_observer_->OnControlLine(work.session.control, work.direction, work.time, line.text);
+  }
   if (work.direction == Direction::kOriginal) {
     HandleCommand(work, line);
   } else {
@@ -244,6 +257,7 @@ void Engine::Impl::HandleCommand(PacketWork& work, const FramedLine& line) {
   pending.epsv_all =
       command.verb == CommandVerb::kEpsv && EqualsIgnoreCase(command.argument, "ALL");
   session.commands.Push(pending);
+  if (command.verb == CommandVerb::kUser) RememberUser(session, command.argument);
   if (const AnnouncementForm* form = FindCommandForm(command.verb)) {
     session.commands.newest().expectation_serial =
         OnAnnouncingCommand(context_, work, line, command, *form);
@@ -349,7 +363,11 @@ void Engine::EndSession(const Tuple& original, Timestamp now, std::vector<Event>
   impl_->EndSession(original, now, events);
 }
 void Engine::Reconfigure(const EngineConfig& config) { impl_->Reconfigure(config); }
+void Engine::SetLineObserver(ControlLineObserver* observer) { impl_->SetLineObserver(observer); }
 size_t Engine::session_count() const { return impl_->session_count(); }
+std::vector<SessionView> Engine::Sessions(Timestamp now, size_t limit) const {
+  return impl_->Sessions(now, limit);
+}
 size_t Engine::ApproximateMemory() const { return impl_->ApproximateMemory(); }
 
 }  // namespace ftpalg

@@ -1,7 +1,6 @@
 #include "daemon/config.h"
 
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "settings/engine_options.h"
@@ -36,12 +35,31 @@ void Describe(CLI::App& app, DaemonConfig* config, settings::EngineOptions* engi
   app.add_option("--log-format", config->log_format, "json or text")
       ->capture_default_str()
       ->check(CLI::IsMember({"json", "text"}));
+  app.add_option("--transfer-log", config->transfer_log,
+                 "one JSON line per data transfer: off, journal (stderr), stdout or a file "
+                 "(reopened on SIGHUP)")
+      ->capture_default_str()
+      ->check([](const std::string& value) {
+        return value.empty() ? std::string("off, journal, stdout or a file path") : "";
+      });
   app.add_flag("--log-packets", config->log_packets, "log every queued packet (debug)");
   app.add_flag("--check", config->check_only,
                "check that the kernel and privileges allow running, then exit");
   app.add_flag("--release", config->release_only,
                "disable the helper registration unless a running instance serves its queue, "
                "then exit (for after a crash: systemd ExecStopPost)");
+  app.add_option("--control-port", config->control_ports,
+                 "TCP ports of FTP control connections: a new connection to one of them that no "
+                 "rule gave the helper is counted and logged (0 = off)")
+      ->capture_default_str();
+  app.add_option("--status-socket", config->status_socket,
+                 "UNIX socket for `ftp-algd status` ('' = off)")
+      ->capture_default_str();
+  CLI::App* status = app.add_subcommand(
+      "status", "print the running daemon's sessions, totals and health, then exit");
+  status->add_flag("--json", config->status_json, "print the daemon's JSON document");
+  status->fallthrough();
+  status->callback([config] { config->status_only = true; });
   app.set_version_flag("--version", "ftp-algd 0.1.0");
 }
 
@@ -51,6 +69,7 @@ void Apply(settings::EngineOptions& engine_options, DaemonConfig* config) {
   // The kernel shifts sequence numbers on a live gateway (nf_ct_seqadj, which the daemon sets over
   // ctnetlink from each decision's seq_adjustment).
   config->engine.shift_sequence_numbers = false;
+  std::erase(config->control_ports, uint16_t{0});
 }
 
 }  // namespace

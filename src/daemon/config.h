@@ -19,9 +19,16 @@ struct DaemonConfig {
   EngineConfig engine;
   std::string metrics_listen = "127.0.0.1:9477";  // empty: no metrics endpoint
   std::string log_format = "json";                // json | text
+  std::string transfer_log = "journal";           // off | journal | stdout | a file path
   bool log_packets = false;                       // debug: one line per queued packet
   bool check_only = false;                        // probe the kernel and exit
   bool release_only = false;                      // disable a registration nobody serves, exit
+  // Ports of FTP control connections watched for a missing helper (conntrack NEW events);
+  // 0 alone switches the watch off.
+  std::vector<uint16_t> control_ports = {21};
+  std::string status_socket = "/run/ftp-algd/status.sock";  // empty: no status socket
+  bool status_only = false;        // `ftp-algd status`: print the running daemon's status, exit
+  bool status_json = false;        // ... as its JSON document
   std::string deprecation_notice;  // set when a deprecated option spelling was used
 
   Log::Format LogFormat() const {

@@ -10,6 +10,9 @@
 
 #include "daemon/metrics.h"
 #include "daemon/release_guard.h"
+#include "daemon/status.h"
+#include "daemon/transfer_log_sink.h"
+#include "daemon/unhelped_watch.h"
 #include "ftpalg/engine.h"
 #include "kernel/conntrack_client.h"
 #include "kernel/cthelper_client.h"
@@ -60,7 +63,9 @@ class Daemon::Impl {
         config_(std::move(config)),
         log_(config_.LogFormat()),
         installer_(expectations_, log_),
-        engine_(config_.engine, installer_) {}
+        engine_(config_.engine, installer_),
+        transfer_log_(log_),
+        unhelped_(config_.helper_name, config_.control_ports) {}
 
   int Run();
 
@@ -78,9 +83,14 @@ class Daemon::Impl {
                                                        Direction direction,
                                                        const SeqAdjustment& engine);
   void Reload();
+  std::vector<ExtraMetric> HealthFigures() const;
   std::string Metrics() const;
+  // Issue 13: the watch for unhelped control connections, the status socket.
+  void StartOperatorViews();
+  std::string Status() const;
   void LogEvents(const std::vector<Event>& events) {
     for (const Event& event : events) log_.Decision(event);
+    transfer_log_.OnEvents(events);
   }
 
   int argc_;
@@ -93,7 +103,10 @@ class Daemon::Impl {
   kernel::ConntrackClient conntracks_;
   KernelInstaller installer_;
   Engine engine_;
+  TransferLogSink transfer_log_;
   MetricsServer metrics_;
+  UnhelpedControlWatch unhelped_;
+  StatusServer status_;
   kernel::HelperRegistration registration_;
   ReleaseGuard guard_;
   int signal_fd_ = -1;
@@ -163,6 +176,11 @@ bool Daemon::Impl::Start() {
     log_.Error(status.message);
     return false;
   }
+  if (std::string error = transfer_log_.Start(config_.transfer_log); !error.empty()) {
+    log_.Error(error);
+    return false;
+  }
+  engine_.SetLineObserver(transfer_log_.observer());
   if (auto status = cthelper_.Open(); !status.ok()) {
     log_.Error(status.message);
     return false;
@@ -177,6 +195,7 @@ bool Daemon::Impl::Start() {
       return false;
     }
   }
+  StartOperatorViews();
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -202,6 +221,7 @@ void Daemon::Impl::Stop() {
   }
   guard_.Dismiss();
   queue_.Close();
+  transfer_log_.Stop(Now());
   if (signal_fd_ >= 0) close(signal_fd_);
   signal_fd_ = -1;
   log_.Info("stopped");
@@ -301,14 +321,17 @@ void Daemon::Impl::Reload() {
     return;
   }
   if (fresh.queue_num != config_.queue_num || fresh.helper_name != config_.helper_name ||
-      fresh.metrics_listen != config_.metrics_listen) {
-    log_.Warning("queue, helper name and metrics address change only on restart");
+      fresh.metrics_listen != config_.metrics_listen ||
+      fresh.transfer_log != config_.transfer_log) {
+    log_.Warning("queue, helper name, metrics address and transfer log change only on restart");
     fresh.queue_num = config_.queue_num;
     fresh.helper_name = config_.helper_name;
     fresh.metrics_listen = config_.metrics_listen;
+    fresh.transfer_log = config_.transfer_log;
   }
   config_ = fresh;
   log_.set_format(config_.LogFormat());
+  if (std::string reopen = transfer_log_.Reopen(); !reopen.empty()) log_.Warning(reopen);
   engine_.Reconfigure(config_.engine);
   registration_.policy.expect_max =
       static_cast<uint32_t>(config_.engine.policy.max_pending_expectations);
@@ -320,9 +343,32 @@ void Daemon::Impl::Reload() {
   log_.Info("configuration reloaded");
 }
 
+void Daemon::Impl::StartOperatorViews() {
+  // Neither is needed to serve FTP: a failure is a warning and the daemon runs on without it.
+  if (!config_.control_ports.empty()) {
+    if (std::string error = unhelped_.Open(); !error.empty()) log_.Warning(error);
+  }
+  if (!config_.status_socket.empty()) {
+    if (std::string error = status_.Listen(config_.status_socket); !error.empty()) {
+      log_.Warning(error + ": `ftp-algd status` will not answer");
+    }
+  }
+}
+
+std::string Daemon::Impl::Status() const {
+  StatusReport report;
+  AppendEngine(engine_, Now(), &report);
+  report.health = HealthFigures();
+  return StatusJson(report);
+}
+
 std::string Daemon::Impl::Metrics() const {
+  return RenderMetrics(engine_.counters(), HealthFigures());
+}
+
+std::vector<ExtraMetric> Daemon::Impl::HealthFigures() const {
   const kernel::QueueStats& q = queue_.stats();
-  std::vector<ExtraMetric> extra = {
+  return {
       {"queue_packets", "packets received from the queue", false, static_cast<double>(q.packets)},
       {"queue_undecodable", "queue messages that could not be read", false,
        static_cast<double>(q.undecodable)},
@@ -346,11 +392,21 @@ std::string Daemon::Impl::Metrics() const {
       {"verdict_encode_errors", "verdicts that could not be encoded (packet let through unchanged)",
        false, static_cast<double>(verdict_encode_errors_)},
       {"reloads", "configuration reloads (SIGHUP)", false, static_cast<double>(reloads_)},
+      {"transfer_records", "transfer log records written", false,
+       static_cast<double>(transfer_log_.counts().records)},
+      {"transfer_data_ends", "destroy events of expected connections read for the transfer log",
+       false, static_cast<double>(transfer_log_.counts().data_ends)},
+      {"transfer_event_losses", "destroy events lost (socket overrun or hand-over queue full)",
+       false, static_cast<double>(transfer_log_.counts().event_losses)},
       {"resident_bytes", "daemon resident memory", true, static_cast<double>(ResidentBytes())},
       {"session_state_bytes", "approximate heap held by session state", true,
        static_cast<double>(engine_.ApproximateMemory())},
+      {"unhelped_control_connections",
+       "new TCP connections to a control port (--control-port) that no rule gave the helper", false,
+       static_cast<double>(unhelped_.unhelped())},
+      {"conntrack_event_overruns", "times conntrack events were lost (receive buffer full)", false,
+       static_cast<double>(unhelped_.overruns())},
   };
-  return RenderMetrics(engine_.counters(), extra);
 }
 
 int Daemon::Impl::Run() {
@@ -358,11 +414,14 @@ int Daemon::Impl::Run() {
   Timestamp last_expire = Now();
   bool running = true;
   while (running) {
-    // The metrics server runs on its own thread; its wake fd only asks for fresh figures.
-    pollfd fds[3] = {
-        {queue_.fd(), POLLIN, 0}, {signal_fd_, POLLIN, 0}, {metrics_.wake_fd(), POLLIN, 0}};
-    const nfds_t count = metrics_.wake_fd() >= 0 ? 3 : 2;
-    const int ready = poll(fds, count, 1000);
+    // The metrics and status servers run on their own threads; their wake fds only ask for fresh
+    // figures. poll() skips the fds that are -1 (a server or watch that is off).
+    pollfd fds[5] = {{queue_.fd(), POLLIN, 0},
+                     {signal_fd_, POLLIN, 0},
+                     {metrics_.wake_fd(), POLLIN, 0},
+                     {unhelped_.fd(), POLLIN, 0},
+                     {status_.wake_fd(), POLLIN, 0}};
+    const int ready = poll(fds, 5, 1000);
     if (ready < 0 && errno != EINTR) {
       log_.Error(std::string("poll: ") + std::strerror(errno));
       break;
@@ -391,12 +450,15 @@ int Daemon::Impl::Run() {
         }
       }
     }
-    if (count == 3 && ready > 0 && (fds[2].revents & POLLIN)) metrics_.Publish(Metrics());
+    if (ready > 0 && (fds[2].revents & POLLIN)) metrics_.Publish(Metrics());
+    if (ready > 0 && (fds[3].revents & POLLIN)) unhelped_.OnReadable(Now(), log_);
+    if (ready > 0 && (fds[4].revents & POLLIN)) status_.Publish(Status());
     const Timestamp now = Now();
     if (now - last_expire >= kNanosPerSecond) {
       std::vector<Event> events;
       engine_.Expire(now, &events);
       LogEvents(events);
+      transfer_log_.Tick(now);
       last_expire = now;
     }
   }

@@ -2,6 +2,8 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/ruleset_check.h"
+#include "daemon/status.h"
 
 int main(int argc, char** argv) {
   ftpalg::daemon::DaemonConfig config;
@@ -13,10 +15,16 @@ int main(int argc, char** argv) {
   if (!config.deprecation_notice.empty()) {
     ftpalg::daemon::Log(config.LogFormat()).Warning(config.deprecation_notice);
   }
-  if (config.check_only || config.release_only) {
+  if (config.status_only) return ftpalg::daemon::PrintStatus(config);
+  if (config.check_only) {
     ftpalg::daemon::Log log(config.LogFormat());
-    return config.check_only ? ftpalg::daemon::CheckKernel(log)
-                             : ftpalg::daemon::ReleaseHelper(config, log);
+    const int kernel = ftpalg::daemon::CheckKernel(log);
+    ftpalg::daemon::CheckRuleset(config, log);
+    return kernel;
+  }
+  if (config.release_only) {
+    ftpalg::daemon::Log log(config.LogFormat());
+    return ftpalg::daemon::ReleaseHelper(config, log);
   }
   ftpalg::daemon::Daemon daemon(argc, argv, std::move(config));
   return daemon.Run();

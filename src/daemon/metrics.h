@@ -2,8 +2,12 @@
 // HTTP endpoint (GET /metrics), e.g. `curl -s 127.0.0.1:9477/metrics`.
 #pragma once
 
+#include <poll.h>
+
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -24,6 +28,53 @@ struct ExtraMetric {
 
 // Prometheus text format 0.0.4: counters end in _total, gauges do not.
 std::string RenderMetrics(const Counters& counters, const std::vector<ExtraMetric>& extra);
+
+// The hand-over between a serving thread (metrics, status) and the packet loop, which owns the
+// figures: the thread asks (wake_fd() becomes readable) and waits a bounded time; the loop answers
+// with Publish() between two receive batches, which also clears the request.
+class SnapshotExchange {
+ public:
+  SnapshotExchange() = default;
+  SnapshotExchange(const SnapshotExchange&) = delete;
+  SnapshotExchange& operator=(const SnapshotExchange&) = delete;
+  ~SnapshotExchange();
+
+  std::string Open();  // creates the eventfd: an empty string or a one-line error
+  int wake_fd() const { return wake_fd_; }  // -1 before Open
+  void Publish(std::string snapshot);
+  // Asks the loop and waits up to `wait_ms` for its answer; else the last snapshot (empty before
+  // the first).
+  std::string Fresh(int wait_ms);
+
+ private:
+  int wake_fd_ = -1;
+  std::mutex mutex_;
+  std::condition_variable published_cv_;
+  std::string snapshot_;    // guarded by mutex_
+  uint64_t published_ = 0;  // guarded by mutex_: Publish calls so far
+};
+
+// The thread behind a listening socket (metrics, status): accepts connections and serves them one
+// at a time with `serve(client)`, which bounds its own time (WaitFor with stop_fd()). The
+// destructor stops and joins the thread and closes both sockets.
+class ServingThread {
+ public:
+  ServingThread() = default;
+  ServingThread(const ServingThread&) = delete;
+  ServingThread& operator=(const ServingThread&) = delete;
+  ~ServingThread();
+
+  // Takes `listen_fd` (listening, non-blocking) and starts the thread with every signal blocked.
+  // An empty string or a one-line error.
+  std::string Start(int listen_fd, std::function<void(int client)> serve);
+  int stop_fd() const { return stop_fd_; }
+  bool running() const { return thread_.joinable(); }
+
+ private:
+  int listen_fd_ = -1;
+  int stop_fd_ = -1;  // destructor -> thread
+  std::thread thread_;
+};
 
 // A minimal HTTP/1.0 responder for the metrics, on a thread of its own: no client, however slow,
 // can hold the packet loop (when it ran on the loop, a client sending one byte every 190 ms kept
@@ -51,24 +102,21 @@ class MetricsServer {
   uint16_t port() const { return port_; }
   // Readable (an eventfd) when a client waits for the figures; -1 before Listen. The packet loop
   // polls it, and answers with Publish() (which also clears it).
-  int wake_fd() const { return wake_fd_; }
-  void Publish(std::string body);
+  int wake_fd() const { return exchange_.wake_fd(); }
+  void Publish(std::string body) { exchange_.Publish(std::move(body)); }
 
  private:
-  void ServeClients();
   void ServeClient(int client);
-  std::string FreshBody();
 
-  int listen_fd_ = -1;
-  int wake_fd_ = -1;  // server -> packet loop: "a client waits"
-  int stop_fd_ = -1;  // destructor -> server thread
   uint16_t port_ = 0;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable published_cv_;
-  std::string body_;        // guarded by mutex_
-  uint64_t published_ = 0;  // guarded by mutex_: Publish calls so far
+  SnapshotExchange exchange_;  // server -> packet loop: "a client waits"
+  ServingThread thread_;       // last: stopped first
 };
+
+// For the serving threads (metrics, status): waits until `fd` has `events` (pollfd::events) or the
+// deadline passes or `stop_fd` fires; true only for the first.
+bool WaitFor(int fd, decltype(pollfd::events) events, int stop_fd,
+             std::chrono::steady_clock::time_point deadline);
 
 // Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
 uint64_t ResidentBytes();

@@ -9,10 +9,26 @@
 
 namespace {
 
+// `path` "-" is stdout, empty is no output; anything else a file opened into *file.
+bool OpenOutput(const std::string& path, std::ofstream* file, std::ostream** out) {
+  if (path == "-") {
+    *out = &std::cout;
+  } else if (!path.empty()) {
+    file->open(path);
+    if (!*file) {
+      std::cerr << "ftp-alg-replay: cannot write " << path << '\n';
+      return false;
+    }
+    *out = file;
+  }
+  return true;
+}
+
 int RunTool(int argc, char** argv) {
   using ftpalg::replay::ReplayOptions;
   ReplayOptions options;
   std::string events_path;
+  std::string transfers_path;
   std::vector<std::string> snat_rules;
   std::vector<std::string> dnat_rules;
   std::vector<uint16_t> control_ports;
@@ -27,6 +43,8 @@ int RunTool(int argc, char** argv) {
   app.add_option("-w,--write", options.write_path, "write the rewritten capture here (pcap)");
   app.add_option("-e,--events", events_path,
                  "write JSON lines of every decision here ('-' = stdout)");
+  app.add_option("--transfers", transfers_path,
+                 "write the transfer log here, one JSON line per data transfer ('-' = stdout)");
   app.add_option("--snat", snat_rules,
                  "inside clients leave as a public address: PREFIX/LEN=PUBLIC "
                  "(e.g. 192.0.2.0/24=198.51.100.1); repeatable");
@@ -62,20 +80,17 @@ int RunTool(int argc, char** argv) {
   }
 
   std::ofstream events_file;
+  std::ofstream transfers_file;
   std::ostream* events = nullptr;
-  if (events_path == "-") {
-    events = &std::cout;
-  } else if (!events_path.empty()) {
-    events_file.open(events_path);
-    if (!events_file) {
-      std::cerr << "ftp-alg-replay: cannot write " << events_path << '\n';
-      return ftpalg::replay::kExitBadInput;
-    }
-    events = &events_file;
+  std::ostream* transfers = nullptr;
+  if (!OpenOutput(events_path, &events_file, &events) ||
+      !OpenOutput(transfers_path, &transfers_file, &transfers)) {
+    return ftpalg::replay::kExitBadInput;
   }
-  // The plain-words report goes to stdout unless stdout carries the JSON.
-  std::ostream* report = (quiet || events == &std::cout) ? nullptr : &std::cout;
-  const int status = ftpalg::replay::RunReplay(options, events, report, nullptr, &error);
+  // The plain-words report goes to stdout unless stdout carries JSON.
+  const bool stdout_taken = events == &std::cout || transfers == &std::cout;
+  std::ostream* report = (quiet || stdout_taken) ? nullptr : &std::cout;
+  const int status = ftpalg::replay::RunReplay(options, events, report, nullptr, &error, transfers);
   if (status != 0) std::cerr << "ftp-alg-replay: " << error << '\n';
   return status;
 }

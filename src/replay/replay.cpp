@@ -6,6 +6,7 @@
 #include "ftpalg/expectation_table.h"
 #include "ftpalg/packet_view.h"
 #include "replay/capture.h"
+#include "replay/data_connections.h"
 
 namespace ftpalg::replay {
 namespace {
@@ -58,7 +59,7 @@ class Output {
 class Replay {
  public:
   Replay(const ReplayOptions& options, CaptureReader& reader, CaptureWriter* writer,
-         std::ostream* events, std::ostream* report)
+         std::ostream* events, std::ostream* report, std::ostream* transfers)
       : reader_(reader),
         writer_(writer),
         events_(events),
@@ -68,7 +69,10 @@ class Replay {
                    kNanosPerSecond,
                /*max_entries=*/1u << 20),
         engine_(EngineWithShifts(options.engine), table_),
-        output_(events, report) {}
+        output_(events, report),
+        transfers_(transfers) {
+    if (transfers_ != nullptr) engine_.SetLineObserver(&transfer_log_);
+  }
 
   void Run() {
     while (auto record = reader_.Next()) {
@@ -76,6 +80,7 @@ class Replay {
       last_time_ = record->time;
       HandleRecord(*record);
     }
+    EndTransfers();
     if (!reader_.error().empty() && report_ != nullptr) {
       // A truncated last record is common in captures cut short; what was read still counts.
       *report_ << "warning: " << reader_.error() << '\n';
@@ -96,6 +101,13 @@ class Replay {
   void HandleControlPacket(const CaptureRecord& record, std::span<const uint8_t> ip_packet,
                            const ClassifiedPacket& classified);
   void ExpireSessions(Timestamp now);
+  void Emit(const Event& event) {
+    output_.Emit(event);
+    if (transfers_ != nullptr) transfer_log_.OnEvent(event);
+  }
+  void CountData(const TcpPacketView& view, Timestamp time);
+  void EndTransfers();
+  void WriteTransfers();
   void Forward(const CaptureRecord& record) {
     if (writer_ != nullptr) writer_->Write(record);
   }
@@ -108,6 +120,9 @@ class Replay {
   SimulatedExpectationTable table_;
   Engine engine_;
   Output output_;
+  std::ostream* transfers_;
+  TransferLog transfer_log_;
+  DataConnections data_connections_;
   ReplayTotals totals_;
   Timestamp last_time_ = 0;
   Timestamp last_sweep_ = 0;
@@ -126,6 +141,7 @@ void Replay::HandleRecord(const CaptureRecord& record) {
     if (view.HasFlag(tcp_flags::kSyn) && !view.HasFlag(tcp_flags::kAck)) {
       HandleDataSyn(record, view.tuple);
     }
+    if (transfers_ != nullptr) CountData(view, record.time);
     return Forward(record);
   }
   HandleControlPacket(record, ip_packet, *classified);
@@ -136,6 +152,31 @@ void Replay::HandleDataSyn(const CaptureRecord& record, const Tuple& syn) {
   auto matched = table_.Consume(syn);
   if (matched) ++totals_.data_connections_expected;
   output_.EmitData(record.time, syn, matched);
+  if (matched && transfers_ != nullptr) data_connections_.Start(syn, *matched, record.time);
+}
+
+void Replay::CountData(const TcpPacketView& view, Timestamp time) {
+  if (auto end = data_connections_.Count(view, time)) {
+    transfer_log_.OnDataEnd(*end);
+    WriteTransfers();
+  }
+}
+
+// The capture ended: connections still open end here, and transfers still waiting for a half
+// are written as they are.
+void Replay::EndTransfers() {
+  if (transfers_ == nullptr) return;
+  for (const DataConnectionEnd& end : data_connections_.EndAll(last_time_)) {
+    transfer_log_.OnDataEnd(end);
+  }
+  transfer_log_.Flush(last_time_);
+  WriteTransfers();
+}
+
+void Replay::WriteTransfers() {
+  for (const TransferRecord& record : transfer_log_.TakeRecords()) {
+    *transfers_ << JsonLine(TransferRecordToJson(record)) << '\n';
+  }
 }
 
 void Replay::HandleControlPacket(const CaptureRecord& record, std::span<const uint8_t> ip_packet,
@@ -148,7 +189,8 @@ void Replay::HandleControlPacket(const CaptureRecord& record, std::span<const ui
   input.control = classified.control;
   input.direction = classified.direction;
   Decision decision = engine_.Process(input);
-  for (const Event& event : decision.events) output_.Emit(event);
+  for (const Event& event : decision.events) Emit(event);
+  if (transfers_ != nullptr) WriteTransfers();
   if (writer_ == nullptr) return;
   if (decision.modified) {
     writer_->Write(record, decision.packet);
@@ -164,7 +206,11 @@ void Replay::ExpireSessions(Timestamp now) {
   last_sweep_ = now;
   std::vector<Event> expired;
   engine_.Expire(now, &expired);
-  for (const Event& event : expired) output_.Emit(event);
+  for (const Event& event : expired) Emit(event);
+  if (transfers_ != nullptr) {
+    transfer_log_.Expire(now);
+    WriteTransfers();
+  }
 }
 
 void Replay::Summarize() const {
@@ -193,7 +239,7 @@ void Replay::Summarize() const {
 }  // namespace
 
 int RunReplay(const ReplayOptions& options, std::ostream* events, std::ostream* report,
-              ReplayTotals* totals, std::string* error) {
+              ReplayTotals* totals, std::string* error, std::ostream* transfers) {
   auto reader = CaptureReader::Open(options.input_path, error);
   if (!reader) return kExitBadInput;
   std::unique_ptr<CaptureWriter> writer;
@@ -201,7 +247,7 @@ int RunReplay(const ReplayOptions& options, std::ostream* events, std::ostream* 
     writer = CaptureWriter::Open(*reader, options.write_path, error);
     if (!writer) return kExitBadInput;
   }
-  Replay replay(options, *reader, writer.get(), events, report);
+  Replay replay(options, *reader, writer.get(), events, report, transfers);
   replay.Run();
   if (writer && !writer->Close(error)) return kExitBadInput;
   replay.Summarize();

@@ -33,9 +33,10 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitBadInput = 2;
 
 // Runs the replay. `events` receives one JSON object per line (nullptr: none); `report` receives
-// the same decisions in plain words (nullptr: none). On an unreadable or unsupported input, or an
+// the same decisions in plain words (nullptr: none); `transfers` one transfer log record per line
+// (nullptr: none; docs/transfer-log.md). On an unreadable or unsupported input, or an
 // unwritable output, returns kExitBadInput with a one-line reason in *error.
 int RunReplay(const ReplayOptions& options, std::ostream* events, std::ostream* report,
-              ReplayTotals* totals, std::string* error);
+              ReplayTotals* totals, std::string* error, std::ostream* transfers = nullptr);
 
 }  // namespace ftpalg::replay

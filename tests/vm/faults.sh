@@ -22,7 +22,9 @@
 #                    request (reconnecting whenever it is cut off) for 25 s, while PORT and PASV
 #                    transfers run: they pass, each of its connections is cut within 5 s (the
 #                    server allows 1 s), and the endpoint answers afterwards (the endpoint once
-#                    ran on the packet loop).
+#                    ran on the packet loop). Meanwhile a status client connects to the status
+#                    socket and never reads (reconnecting every 3 s): the transfers still pass,
+#                    and `ftp-algd status` answers afterwards.
 # Output: VM-RESULT ftp-algd:fault-<case> PASS|FAIL <detail>; logs in cases/fault-*.log.
 # Topology, firewall, servers and ALG functions come from testbed.sh.
 set -u
@@ -34,6 +36,7 @@ testbed_init "${1:-ftp-algd}" "${@:2}"
 
 ALOG=$RES/ftp-algd.log
 METRICS_URL=http://127.0.0.1:9477/metrics
+STATUS_SOCKET=/run/ftp-algd/status.sock
 SRVURL=ftp://198.51.100.2
 
 count_in() {  # VAR FILE TEXT: lines of FILE containing TEXT
@@ -278,11 +281,13 @@ case_many_sessions() {
 
 # --- e: a slow metrics client ----------------------------------------------------------------
 case_slow_metrics() {
-  local name=fault-slow-metrics t0 problems=() spid out longest value i cmd
+  local name=fault-slow-metrics t0 problems=() spid stuck_pid out longest value i cmd
   begin $name || return 0
   now_ms t0
   "$PY" "$VMDIR/slow_client.py" 127.0.0.1 9477 25 >"$RES/cases/$name.out" 2>&1 &
   spid=$!
+  "$PY" "$VMDIR/stuck_unix_client.py" "$STATUS_SOCKET" 25 3 >"$RES/cases/$name.status.out" 2>&1 &
+  stuck_pid=$!
   sleep 1
   for i in 1 2 3 4; do
     cmd=PORT
@@ -290,6 +295,12 @@ case_slow_metrics() {
     transfer "$name-$i" $cmd small.txt big.bin || problems+=("transfer $i ($cmd) failed while the slow client ran")
   done
   wait "$spid"
+  wait "$stuck_pid"
+  echo "### stuck status client: $(<"$RES/cases/$name.status.out")" >>"$trace"
+  [[ $(<"$RES/cases/$name.status.out") == connections* ]] ||
+    problems+=("stuck status client: $(<"$RES/cases/$name.status.out")")
+  "$DAEMON" --status-socket "$STATUS_SOCKET" status >>"$trace" 2>&1 ||
+    problems+=("ftp-algd status did not answer after the stuck client")
   out=$(<"$RES/cases/$name.out")
   echo "### slow client: $out" >>"$trace"
   longest=${out##*longest-hold }

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """FTP server for the VM scenarios: pyftpdlib, anonymous read-only, one process, several addresses.
 
-usage: ftpd.py [--port N] [--masquerade ADDR] ROOT LOGFILE READYFILE ADDRESS [ADDRESS...]
+usage: ftpd.py [--port N] [--masquerade ADDR] [--user NAME:PASSWORD] ROOT LOGFILE READYFILE
+               ADDRESS [ADDRESS...]
 Listens on port N (default 21) of each ADDRESS ("::" alone: every IPv4 and IPv6 address, one
 dual-stack socket). READYFILE is created once every address listens. --masquerade ADDR: the
 address announced in 227 replies (pyftpdlib's masquerade_address, the NAT workaround without an
-ALG).
+ALG). --user NAME:PASSWORD: also a user who may write to ROOT (uploads: STOR, STOU, APPE).
 
 Stock pyftpdlib behaviour that the scenarios rely on:
 - PORT/EPRT naming an address other than the client's is refused (permit_foreign_addresses off),
@@ -36,6 +37,7 @@ def main():
     parser = argparse.ArgumentParser(usage=__doc__)
     parser.add_argument("--port", type=int, default=21)
     parser.add_argument("--masquerade")
+    parser.add_argument("--user")
     parser.add_argument("root")
     parser.add_argument("logfile")
     parser.add_argument("readyfile")
@@ -47,6 +49,9 @@ def main():
 
     authorizer = DummyAuthorizer()
     authorizer.add_anonymous(args.root)  # read-only: perm "elr"
+    if args.user:
+        name, password = args.user.split(":", 1)
+        authorizer.add_user(name, password, args.root, perm="elradfmw")
 
     class Handler(FTPHandler):
         def _make_eport(self, ip, port):
