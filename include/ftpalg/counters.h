@@ -40,7 +40,10 @@ namespace ftpalg {
   X(kSessionsRejected, "sessions_rejected", "sessions not tracked: table full")              \
   X(kStepAsideTls, "step_aside_tls", "sessions that switched to TLS")                        \
   X(kStepAsideNotFtp, "step_aside_not_ftp", "sessions that are not FTP (slipstreaming)")     \
-  X(kBytesIgnored, "bytes_ignored", "payload bytes not parsed (stepped aside)")
+  X(kBytesIgnored, "bytes_ignored", "payload bytes not parsed (stepped aside)")             \
+  X(kSessionsWithGaps, "sessions_with_gaps", "sessions with bytes never seen (queue bypass)")  \
+  X(kAnnouncementsDeferred, "announcements_deferred", "PORT/EPRT held until the server's 2xx") \
+  X(kAddressesConcealed, "addresses_concealed", "refused announcements rewritten, no opening")
 
 enum class Counter : size_t {
 #define FTPALG_COUNTER_ENUM(id, name, help) id,

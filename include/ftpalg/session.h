@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,15 @@ struct PendingExpectation {
   Timestamp expires = 0;
 };
 
+// A PORT/EPRT/LPRT rewritten while the login was unknown: installed only when the server accepts
+// it (2xx), the server's own evidence of a logged-in session (docs/gaps.md).
+struct AnnouncementForm;
+struct DeferredExpectation {
+  Expectation expectation;
+  const AnnouncementForm* form = nullptr;  // a row of the static table
+  uint32_t serial = 0;
+};
+
 struct Session {
   Session(const ControlConnection& control_connection, size_t max_line_length)
       : control(control_connection),
@@ -43,9 +53,14 @@ struct Session {
   std::array<StreamState, 2> streams;  // indexed by Direction
   ReplyTracker replies;
   CommandPairing commands;
+  // What the session needs to go on (a restarted daemon's snapshot): login, step_aside, epsv_all
+  // and whether pairing is unsure (commands.unsure()); the waiting commands themselves are lost
+  // on a restart like bytes of a gap (CommandPairing::LoseTrack).
   LoginState login = LoginState::kLoggedIn;
   StepAside step_aside = StepAside::kNo;
   bool epsv_all = false;
+  bool had_gap = false;  // counted once per session (Counter::kSessionsWithGaps)
+  std::unique_ptr<DeferredExpectation> deferred;  // the newest one only; no heap when none
   // A vector rather than a deque: an empty one holds no heap, and it stays a few entries long.
   std::vector<PendingExpectation> expectations;  // oldest first, bounded by the policy
   uint32_t next_serial = 1;

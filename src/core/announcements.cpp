@@ -1,6 +1,7 @@
 #include "ftpalg/announcements.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -28,20 +29,22 @@ struct AddressText {
 
 // The family check and the form's parser. `text` is the command's argument or the whole reply
 // line, starting at line.text[offset]. Refuses (and returns nullopt) what does not parse.
+// `report` false: for an announcement already refused, parsed only to conceal its address.
 std::optional<AddressText> ParseAnnouncement(const EngineContext& context, PacketWork& work,
                                              const FramedLine& line, const AnnouncementForm& form,
-                                             std::string_view text, size_t offset) {
+                                             std::string_view text, size_t offset,
+                                             bool report = true) {
   const ControlConnection& control = work.session.control;
   if (form.only_family && control.original.family() != *form.only_family) {
     // RFC 959's PORT and 227 carry IPv4 only; on IPv6 RFC 2428 says EPRT/EPSV.
-    Refuse(context, work, form.name, Reason::kWrongFamily);
+    if (report) Refuse(context, work, form.name, Reason::kWrongFamily);
     return std::nullopt;
   }
   const HostPortResult parsed = form.parse(text, control);
   if (!parsed.ok()) {
     const Reason reason =
         parsed.error == ParseError::kWrongFamily ? Reason::kWrongFamily : Reason::kMalformed;
-    Refuse(context, work, form.name, reason, std::string(ParseErrorName(parsed.error)));
+    if (report) Refuse(context, work, form.name, reason, std::string(ParseErrorName(parsed.error)));
     return std::nullopt;
   }
   AddressText address;
@@ -173,13 +176,79 @@ void Rewrite(const EngineContext& context, PacketWork& work, const FramedLine& l
   work.decision.events.push_back(std::move(event));
 }
 
-// Parses what passed the form's checks and acts on it. Returns the expectation's serial, 0 if
-// none.
+// Issue 11 part 4: an announcement of the announcer's own address that is not acted on would
+// still carry the inside address out. Rewritten to the address the peer sees (the announced
+// port kept, as the first port Install() would try), it discloses nothing and opens nothing: no
+// expectation names that port. Only text of this segment can be replaced (a split address has
+// left already); a third-party address has no translation.
+void Conceal(const EngineContext& context, PacketWork& work, const FramedLine& line,
+             const AnnouncementForm& form, const AddressText& address) {
+  const ControlConnection& control = work.session.control;
+  if (!control.Translated() || !address.in_segment ||
+      address.announced.addr != AnnouncerAddress(control, form.announcer)) {
+    return;
+  }
+  const Expectation unused =
+      BuildExpectation(control, form.cause, address.announced, address.announced.port);
+  const std::string new_text = form.format(unused.destination, address.old_text);
+  if (new_text == address.old_text) return;
+  context.counters.Add(Counter::kAddressesConcealed);
+  Rewrite(context, work, line, form, address, new_text);
+}
+
+// For an announcement refused before it was parsed (login, pairing, EPSV ALL).
+void ConcealRefused(const EngineContext& context, PacketWork& work, const FramedLine& line,
+                    const AnnouncementForm& form, std::string_view text, size_t offset) {
+  if (line.overlong) return;  // only its start was kept: nothing to rewrite
+  const std::optional<AddressText> address =
+      ParseAnnouncement(context, work, line, form, text, offset, /*report=*/false);
+  if (address) Conceal(context, work, line, form, *address);
+}
+
+// The login is unknown (docs/gaps.md): the PORT/EPRT/LPRT is rewritten now, so nothing private
+// leaves, and its expectation installed only when the server accepts it with 2xx, which it does
+// only for a logged-in session. The server's data connection comes after RETR/LIST, later than
+// that 2xx, so a legitimate session loses nothing. Returns the deferred serial, 0 if none.
+uint32_t Defer(const EngineContext& context, PacketWork& work, const FramedLine& line,
+               const AnnouncementForm& form, const AddressText& address) {
+  Session& session = work.session;
+  auto deferred = std::make_unique<DeferredExpectation>();
+  deferred->expectation =
+      BuildExpectation(session.control, form.cause, address.announced, address.announced.port);
+  const std::string new_text = form.format(deferred->expectation.destination, address.old_text);
+  if (new_text != address.old_text && !address.in_segment) {
+    Refuse(context, work, form.name, Reason::kSplit);
+    return 0;
+  }
+  if (new_text != address.old_text) Rewrite(context, work, line, form, address, new_text);
+  deferred->form = &form;
+  deferred->serial = session.next_serial++;
+  if (session.next_serial == 0) session.next_serial = 1;
+  const uint32_t serial = deferred->serial;
+  session.deferred = std::move(deferred);
+  context.counters.Add(Counter::kAnnouncementsDeferred);
+  Event event = MakeEvent(EventType::kDefer, session, work.direction, work.time);
+  event.cause = std::string(form.name);
+  event.reason = Reason::kLoginUnknown;
+  work.decision.events.push_back(std::move(event));
+  return serial;
+}
+
+enum class Intent : uint8_t { kAct, kDefer };
+
+// Parses what passed the form's checks and acts on it. Returns the expectation's serial (or the
+// deferred one's), 0 if none.
 uint32_t Act(const EngineContext& context, PacketWork& work, const FramedLine& line,
-             const AnnouncementForm& form, std::string_view text, size_t offset) {
+             const AnnouncementForm& form, std::string_view text, size_t offset,
+             Intent intent = Intent::kAct) {
   const std::optional<AddressText> address =
       ParseAnnouncement(context, work, line, form, text, offset);
-  if (!address || !PassesPolicy(context, work, form, address->announced)) return 0;
+  if (!address) return 0;
+  if (!PassesPolicy(context, work, form, address->announced)) {
+    Conceal(context, work, line, form, *address);
+    return 0;
+  }
+  if (intent == Intent::kDefer) return Defer(context, work, line, form, *address);
   const std::optional<Installed> installed = Install(context, work, form, *address);
   if (!installed) return 0;
   const uint32_t serial = Remember(context, work, form, installed->expectation);
@@ -187,6 +256,28 @@ uint32_t Act(const EngineContext& context, PacketWork& work, const FramedLine& l
     Rewrite(context, work, line, form, *address, installed->new_text);
   }
   return serial;
+}
+
+// The server answered a deferred PORT/EPRT/LPRT: 2xx installs the expectation its rewrite named
+// (that port only: the text has left already), anything else drops it.
+void ConfirmDeferred(const EngineContext& context, PacketWork& work, int code, uint32_t serial) {
+  Session& session = work.session;
+  if (!session.deferred || session.deferred->serial != serial) return;  // replaced or lost
+  const std::unique_ptr<DeferredExpectation> deferred = std::move(session.deferred);
+  if (code < 200 || code >= 300) return;
+  const AnnouncementForm* form = deferred->form;
+  MakeRoom(context, work);
+  switch (context.installer.Install(deferred->expectation)) {
+    case ExpectationInstaller::Result::kInstalled:
+      Remember(context, work, *form, deferred->expectation);
+      return;
+    case ExpectationInstaller::Result::kFailed:
+      context.counters.Add(Counter::kExpectationsFailed);
+      return Refuse(context, work, form->name, Reason::kInstallFailed);
+    case ExpectationInstaller::Result::kBusy:
+      context.counters.Add(Counter::kExpectationsFailed);
+      return Refuse(context, work, form->name, Reason::kNoPortFree);
+  }
 }
 
 }  // namespace
@@ -200,10 +291,16 @@ uint32_t OnAnnouncingCommand(const EngineContext& context, PacketWork& work, con
   }
   if (session.epsv_all) {
     Refuse(context, work, form.name, Reason::kEpsvAll);
+    ConcealRefused(context, work, line, form, command.argument, command.argument_offset);
     return 0;
+  }
+  if (session.login == LoginState::kUnknown && context.config.policy.require_login) {
+    return Act(context, work, line, form, command.argument, command.argument_offset,
+               Intent::kDefer);
   }
   if (BeforeLogin(session.login, context.config.policy)) {
     Refuse(context, work, form.name, Reason::kNotLoggedIn);
+    ConcealRefused(context, work, line, form, command.argument, command.argument_offset);
     return 0;
   }
   return Act(context, work, line, form, command.argument, command.argument_offset);
@@ -215,7 +312,8 @@ void OnAnnouncingReply(const EngineContext& context, PacketWork& work, const Fra
   // after EPSV ALL) names a port nobody asked for.
   const bool answers_its_command = answered.Is(form.answers) && !answered.command.epsv_all;
   if (context.config.policy.require_paired_reply && !answers_its_command) {
-    return Refuse(context, work, form.name, Reason::kUnpaired);
+    Refuse(context, work, form.name, Reason::kUnpaired);
+    return ConcealRefused(context, work, line, form, line.text, 0);
   }
   if (line.overlong) return Refuse(context, work, form.name, Reason::kOverlong);
   Act(context, work, line, form, line.text, 0);
@@ -225,6 +323,10 @@ void AfterOtherReply(const EngineContext& context, PacketWork& work, int code,
                      const AnsweredCommand& answered) {
   Session& session = work.session;
   if (!answered.paired) return;
+  if (answered.command.deferred) {
+    ConfirmDeferred(context, work, code, answered.command.expectation_serial);
+    return;
+  }
   if (code == 200 && answered.command.epsv_all) {
     session.epsv_all = true;  // RFC 2428 4: from now on only EPSV, never PORT/EPRT/PASV
   } else if (code == 220 && answered.command.verb == CommandVerb::kRein) {

@@ -7,6 +7,7 @@
 #include "ftpalg/announcements.h"
 #include "ftpalg/engine_context.h"
 #include "ftpalg/ftp_command.h"
+#include "ftpalg/gap_recovery.h"
 #include "ftpalg/login_state.h"
 #include "ftpalg/packet_rewrite.h"
 #include "ftpalg/packet_view.h"
@@ -143,8 +144,7 @@ void Engine::Impl::FeedPayload(PacketWork& work) {
         break;
       case FeedKind::kGap:
         counters().Add(Counter::kSegmentsOutOfOrder);
-        // A multi-line reply may have begun or ended in the missing bytes.
-        if (work.direction == Direction::kReply) session.replies.Reset();
+        RecoverFromGap(context_, work);
         break;
       case FeedKind::kInOrder:
       case FeedKind::kEmpty:
@@ -245,8 +245,10 @@ void Engine::Impl::HandleCommand(PacketWork& work, const FramedLine& line) {
       command.verb == CommandVerb::kEpsv && EqualsIgnoreCase(command.argument, "ALL");
   session.commands.Push(pending);
   if (const AnnouncementForm* form = FindCommandForm(command.verb)) {
-    session.commands.newest().expectation_serial =
-        OnAnnouncingCommand(context_, work, line, command, *form);
+    const uint32_t serial = OnAnnouncingCommand(context_, work, line, command, *form);
+    PendingCommand& newest = session.commands.newest();
+    newest.expectation_serial = serial;
+    newest.deferred = session.deferred != nullptr && session.deferred->serial == serial;
   }
 }
 
@@ -255,6 +257,8 @@ void Engine::Impl::HandleReply(PacketWork& work, const FramedLine& line) {
   const ReplyLine reply = session.replies.Feed(line.text);
   if (reply.malformed) {
     counters().Add(Counter::kReplyLinesMalformed);
+    // Maybe a final reply without its code (docs/gaps.md): pairing no longer sure.
+    session.commands.NoteCodelessReply();
     return;
   }
   // RFC 959 4.2: only the last line of a multi-line reply carries the reply; text on the lines
@@ -267,7 +271,7 @@ void Engine::Impl::HandleReply(PacketWork& work, const FramedLine& line) {
   }
   if (code < 200) return;  // preliminary (1yz): the command is still running
 
-  const AnsweredCommand answered = session.commands.TakeAnswered();
+  const AnsweredCommand answered = session.commands.TakeAnswered(code);
   session.login = LoginAfterReply(session.login, code, answered, config_.policy);
   if (const AnnouncementForm* form = FindReplyForm(code)) {
     OnAnnouncingReply(context_, work, line, *form, answered);
@@ -330,6 +334,7 @@ size_t Engine::Impl::ApproximateMemory() const {
   for (const auto& [key, session] : sessions_) {
     total += sizeof(std::pair<const Tuple, Session>) + 2 * sizeof(void*);
     total += session.commands.heap_bytes();
+    if (session.deferred) total += sizeof(DeferredExpectation);
     total += session.expectations.capacity() * sizeof(PendingExpectation);
     for (const StreamState& stream : session.streams) {
       total += stream.framer.buffered_bytes();

@@ -18,6 +18,10 @@ std::string_view EventTypeName(EventType type) {
       return "step-aside";
     case EventType::kSessionEnd:
       return "session-end";
+    case EventType::kGap:
+      return "gap";
+    case EventType::kDefer:
+      return "defer";
   }
   return "unknown";
 }
@@ -62,6 +66,8 @@ std::string_view ReasonName(Reason reason) {
       return "session-ended";
     case Reason::kIdle:
       return "idle";
+    case Reason::kLoginUnknown:
+      return "login-unknown";
   }
   return "unknown";
 }
