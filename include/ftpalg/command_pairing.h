@@ -16,9 +16,8 @@ struct PendingCommand {
   CommandVerb verb = CommandVerb::kOther;
   bool epsv_all = false;  // EPSV ALL (RFC 2428 4)
   // Serial of the expectation a PORT/EPRT/LPRT installed (0 = none), withdrawn if the server
-  // refuses it; or, when `deferred`, of the expectation waiting for the server's 2xx.
+  // refuses it.
   uint32_t expectation_serial = 0;
-  bool deferred = false;
   // Sent after the server's latest final reply: a client that waits for each reply (nearly all
   // do) has then no other command outstanding. Set by CommandPairing::Push.
   bool sent_after_reply = false;

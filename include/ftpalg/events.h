@@ -24,7 +24,6 @@ enum class EventType : uint8_t {
   kStepAside,   // the session stopped being parsed (TLS, not FTP)
   kSessionEnd,  // a control connection's state was dropped
   kGap,         // bytes of one direction were never seen (docs/gaps.md)
-  kDefer,       // a PORT/EPRT/LPRT rewritten, its expectation waiting for the server's 2xx
 };
 
 std::string_view EventTypeName(EventType type);  // "expect", "unexpect", ...
@@ -50,7 +49,6 @@ enum class Reason : uint8_t {
   kServerRefused,  // (unexpect) the server answered the PORT/EPRT with 4xx/5xx
   kSessionEnded,   // (unexpect/session-end) the control connection closed
   kIdle,           // (session-end) idle timeout
-  kLoginUnknown,   // (defer) the login was not seen: picked up mid-stream or a gap before it
 };
 
 std::string_view ReasonName(Reason reason);

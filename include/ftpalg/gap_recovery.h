@@ -9,8 +9,8 @@ namespace ftpalg {
 
 // Called for the segment that revealed the gap (work.direction is the stream with the hole):
 // pairing becomes unsure (command_pairing.h), a login not yet seen becomes unknown (a 230 may have
-// been in the hole: login_state.h), a multi-line reply in progress is forgotten, a deferred
-// PORT's reply may have been lost (dropped). Reports a `gap` event, the session counted once.
+// been in the hole: login_state.h), a multi-line reply in progress is forgotten. Reports a `gap`
+// event; the session is counted once.
 void RecoverFromGap(const EngineContext& context, PacketWork& work);
 
 }  // namespace ftpalg

@@ -16,9 +16,9 @@ enum class LoginState : uint8_t {
   kLoggedIn,          // 230 received, or the server's own evidence (docs/gaps.md)
   // The login was not seen: the session was picked up mid-stream (a daemon restart without saved
   // state, a backup gateway after failover) or bytes before the 230 were never seen. The client's
-  // lines get the pre-login checks; PORT/EPRT/LPRT are rewritten but their expectation waits for
-  // the server's 2xx (docs/gaps.md); the server's own answers that only a logged-in session gets
-  // make it kLoggedIn.
+  // lines get the pre-login checks; PORT/EPRT/LPRT are acted on (a server that is not logged in
+  // refuses them with 530, which withdraws the expectation); the server's own answers that only
+  // a logged-in session gets make it kLoggedIn (docs/gaps.md).
   kUnknown,
 };
 
@@ -39,7 +39,8 @@ LoginState LoginAfterGreeting(int code);
 
 // The state after a final reply to a command (past the greeting): 230 answering USER/PASS/ACCT
 // logs in; 220 answering REIN logs out; while the login is unknown, a reply only a logged-in
-// session gets (227/229/228 answering PASV/EPSV/LPSV, 2xx answering PORT/EPRT/LPRT) logs in.
+// session gets (227/229/228 answering PASV/EPSV/LPSV, 2xx answering PORT/EPRT/LPRT) logs in. A
+// 530 does not log out: servers also use it for "not allowed" in a logged-in session.
 LoginState LoginAfterReply(LoginState state, int code, const AnsweredCommand& answered,
                            const PolicyConfig& policy);
 

@@ -3,7 +3,6 @@
 
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,15 +35,6 @@ struct PendingExpectation {
   Timestamp expires = 0;
 };
 
-// A PORT/EPRT/LPRT rewritten while the login was unknown: installed only when the server accepts
-// it (2xx), the server's own evidence of a logged-in session (docs/gaps.md).
-struct AnnouncementForm;
-struct DeferredExpectation {
-  Expectation expectation;
-  const AnnouncementForm* form = nullptr;  // a row of the static table
-  uint32_t serial = 0;
-};
-
 struct Session {
   Session(const ControlConnection& control_connection, size_t max_line_length)
       : control(control_connection),
@@ -60,7 +50,6 @@ struct Session {
   StepAside step_aside = StepAside::kNo;
   bool epsv_all = false;
   bool had_gap = false;  // counted once per session (Counter::kSessionsWithGaps)
-  std::unique_ptr<DeferredExpectation> deferred;  // the newest one only; no heap when none
   // A vector rather than a deque: an empty one holds no heap, and it stays a few entries long.
   std::vector<PendingExpectation> expectations;  // oldest first, bounded by the policy
   uint32_t next_serial = 1;

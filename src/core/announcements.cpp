@@ -1,7 +1,6 @@
 #include "ftpalg/announcements.h"
 
 #include <algorithm>
-#include <memory>
 #include <optional>
 #include <string>
 
@@ -205,42 +204,10 @@ void ConcealRefused(const EngineContext& context, PacketWork& work, const Framed
   if (address) Conceal(context, work, line, form, *address);
 }
 
-// The login is unknown (docs/gaps.md): the PORT/EPRT/LPRT is rewritten now, so nothing private
-// leaves, and its expectation installed only when the server accepts it with 2xx, which it does
-// only for a logged-in session. The server's data connection comes after RETR/LIST, later than
-// that 2xx, so a legitimate session loses nothing. Returns the deferred serial, 0 if none.
-uint32_t Defer(const EngineContext& context, PacketWork& work, const FramedLine& line,
-               const AnnouncementForm& form, const AddressText& address) {
-  Session& session = work.session;
-  auto deferred = std::make_unique<DeferredExpectation>();
-  deferred->expectation =
-      BuildExpectation(session.control, form.cause, address.announced, address.announced.port);
-  const std::string new_text = form.format(deferred->expectation.destination, address.old_text);
-  if (new_text != address.old_text && !address.in_segment) {
-    Refuse(context, work, form.name, Reason::kSplit);
-    return 0;
-  }
-  if (new_text != address.old_text) Rewrite(context, work, line, form, address, new_text);
-  deferred->form = &form;
-  deferred->serial = session.next_serial++;
-  if (session.next_serial == 0) session.next_serial = 1;
-  const uint32_t serial = deferred->serial;
-  session.deferred = std::move(deferred);
-  context.counters.Add(Counter::kAnnouncementsDeferred);
-  Event event = MakeEvent(EventType::kDefer, session, work.direction, work.time);
-  event.cause = std::string(form.name);
-  event.reason = Reason::kLoginUnknown;
-  work.decision.events.push_back(std::move(event));
-  return serial;
-}
-
-enum class Intent : uint8_t { kAct, kDefer };
-
-// Parses what passed the form's checks and acts on it. Returns the expectation's serial (or the
-// deferred one's), 0 if none.
+// Parses what passed the form's checks and acts on it. Returns the expectation's serial, 0 if
+// none.
 uint32_t Act(const EngineContext& context, PacketWork& work, const FramedLine& line,
-             const AnnouncementForm& form, std::string_view text, size_t offset,
-             Intent intent = Intent::kAct) {
+             const AnnouncementForm& form, std::string_view text, size_t offset) {
   const std::optional<AddressText> address =
       ParseAnnouncement(context, work, line, form, text, offset);
   if (!address) return 0;
@@ -248,7 +215,6 @@ uint32_t Act(const EngineContext& context, PacketWork& work, const FramedLine& l
     Conceal(context, work, line, form, *address);
     return 0;
   }
-  if (intent == Intent::kDefer) return Defer(context, work, line, form, *address);
   const std::optional<Installed> installed = Install(context, work, form, *address);
   if (!installed) return 0;
   const uint32_t serial = Remember(context, work, form, installed->expectation);
@@ -256,28 +222,6 @@ uint32_t Act(const EngineContext& context, PacketWork& work, const FramedLine& l
     Rewrite(context, work, line, form, *address, installed->new_text);
   }
   return serial;
-}
-
-// The server answered a deferred PORT/EPRT/LPRT: 2xx installs the expectation its rewrite named
-// (that port only: the text has left already), anything else drops it.
-void ConfirmDeferred(const EngineContext& context, PacketWork& work, int code, uint32_t serial) {
-  Session& session = work.session;
-  if (!session.deferred || session.deferred->serial != serial) return;  // replaced or lost
-  const std::unique_ptr<DeferredExpectation> deferred = std::move(session.deferred);
-  if (code < 200 || code >= 300) return;
-  const AnnouncementForm* form = deferred->form;
-  MakeRoom(context, work);
-  switch (context.installer.Install(deferred->expectation)) {
-    case ExpectationInstaller::Result::kInstalled:
-      Remember(context, work, *form, deferred->expectation);
-      return;
-    case ExpectationInstaller::Result::kFailed:
-      context.counters.Add(Counter::kExpectationsFailed);
-      return Refuse(context, work, form->name, Reason::kInstallFailed);
-    case ExpectationInstaller::Result::kBusy:
-      context.counters.Add(Counter::kExpectationsFailed);
-      return Refuse(context, work, form->name, Reason::kNoPortFree);
-  }
 }
 
 }  // namespace
@@ -294,11 +238,11 @@ uint32_t OnAnnouncingCommand(const EngineContext& context, PacketWork& work, con
     ConcealRefused(context, work, line, form, command.argument, command.argument_offset);
     return 0;
   }
-  if (session.login == LoginState::kUnknown && context.config.policy.require_login) {
-    return Act(context, work, line, form, command.argument, command.argument_offset,
-               Intent::kDefer);
-  }
-  if (BeforeLogin(session.login, context.config.policy)) {
+  // Login unknown (picked up, or a gap before it: docs/gaps.md): acted on at once. Its lines
+  // got the pre-login checks; a server that is not logged in refuses the PORT (530) and the
+  // expectation is withdrawn (AfterOtherReply).
+  const bool login_unknown = session.login == LoginState::kUnknown;
+  if (!login_unknown && BeforeLogin(session.login, context.config.policy)) {
     Refuse(context, work, form.name, Reason::kNotLoggedIn);
     ConcealRefused(context, work, line, form, command.argument, command.argument_offset);
     return 0;
@@ -323,10 +267,6 @@ void AfterOtherReply(const EngineContext& context, PacketWork& work, int code,
                      const AnsweredCommand& answered) {
   Session& session = work.session;
   if (!answered.paired) return;
-  if (answered.command.deferred) {
-    ConfirmDeferred(context, work, code, answered.command.expectation_serial);
-    return;
-  }
   if (code == 200 && answered.command.epsv_all) {
     session.epsv_all = true;  // RFC 2428 4: from now on only EPSV, never PORT/EPRT/PASV
   } else if (code == 220 && answered.command.verb == CommandVerb::kRein) {

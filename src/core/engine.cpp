@@ -245,10 +245,8 @@ void Engine::Impl::HandleCommand(PacketWork& work, const FramedLine& line) {
       command.verb == CommandVerb::kEpsv && EqualsIgnoreCase(command.argument, "ALL");
   session.commands.Push(pending);
   if (const AnnouncementForm* form = FindCommandForm(command.verb)) {
-    const uint32_t serial = OnAnnouncingCommand(context_, work, line, command, *form);
-    PendingCommand& newest = session.commands.newest();
-    newest.expectation_serial = serial;
-    newest.deferred = session.deferred != nullptr && session.deferred->serial == serial;
+    session.commands.newest().expectation_serial =
+        OnAnnouncingCommand(context_, work, line, command, *form);
   }
 }
 
@@ -334,7 +332,6 @@ size_t Engine::Impl::ApproximateMemory() const {
   for (const auto& [key, session] : sessions_) {
     total += sizeof(std::pair<const Tuple, Session>) + 2 * sizeof(void*);
     total += session.commands.heap_bytes();
-    if (session.deferred) total += sizeof(DeferredExpectation);
     total += session.expectations.capacity() * sizeof(PendingExpectation);
     for (const StreamState& stream : session.streams) {
       total += stream.framer.buffered_bytes();

@@ -93,10 +93,6 @@ std::string EventToText(const Event& event) {
       return text + "bytes of the " +
              (event.direction == Direction::kOriginal ? "client" : "server") +
              " stream were never seen: framing and pairing resynchronise (" + event.detail + ")";
-    case EventType::kDefer:
-      return text + "rewrote " + event.cause +
-             " without opening anything: waiting for the server's 2xx (" +
-             std::string(ReasonName(event.reason)) + ")";
   }
   return text;
 }

@@ -13,7 +13,6 @@ void RecoverFromGap(const EngineContext& context, PacketWork& work) {
   if (server_side) session.replies.Reset();
   session.commands.LoseTrack(server_side);
   session.login = LoginAfterGap(session.login);
-  session.deferred.reset();
   if (!session.had_gap) {
     session.had_gap = true;
     context.counters.Add(Counter::kSessionsWithGaps);

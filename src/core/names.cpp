@@ -20,8 +20,6 @@ std::string_view EventTypeName(EventType type) {
       return "session-end";
     case EventType::kGap:
       return "gap";
-    case EventType::kDefer:
-      return "defer";
   }
   return "unknown";
 }
@@ -66,8 +64,6 @@ std::string_view ReasonName(Reason reason) {
       return "session-ended";
     case Reason::kIdle:
       return "idle";
-    case Reason::kLoginUnknown:
-      return "login-unknown";
   }
   return "unknown";
 }

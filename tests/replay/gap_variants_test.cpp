@@ -1,7 +1,8 @@
-// Gap variants (issue 11 part 1): every capture of the project (pcaps/) and of the shared corpus,
-// replayed once per control segment with that one segment removed, the way a packet the queue let
-// past the daemon (fail-open) looks to the engine. Every data connection that starts after the
-// next command/reply exchange following the gap must still be predicted (docs/gaps.md). Segments
+// Gap variants (issue 11 part 1): every capture of the project (pcaps/, the inside ones) and of the
+// shared corpus, replayed once per control segment with that one segment removed, the way a packet
+// the queue let past the daemon (fail-open) looks to the engine. Every data connection that starts after the
+// next command/reply exchange following the gap (NextExchangeEnd) must still be predicted
+// (docs/gaps.md). Segments
 // that carry an announcement or its request (PORT, EPRT, LPRT, PASV, EPSV, LPSV, 227, 228, 229)
 // are never removed: without them nothing can be predicted, by any ALG.
 //
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include "replay_test_util.h"
@@ -37,6 +39,8 @@ std::vector<CaptureUnderTest> AllCaptures() {
   const auto manifest = nlohmann::json::parse(in, nullptr, false);
   if (!manifest.is_discarded()) {
     for (const auto& entry : manifest) {
+      // The outside captures are the kernel helper's output, not what a gateway's ALG sees.
+      if (entry["side"] != "inside") continue;
       out.push_back({SourceDir() / "pcaps" / entry["file"].get<std::string>(),
                      Split(entry["nat"].get<std::string>())});
     }
@@ -112,11 +116,18 @@ bool WriteWithout(const std::filesystem::path& capture, size_t skipped,
   return writer->Close(&error);
 }
 
-// The time of the server's first reply segment after the client's first command segment after
-// the removed one: the end of the next command/reply exchange. Infinity when there is none.
+// The end of the next command/reply exchange following the gap: the gap shows at the next
+// segment of the same direction (which is not parsed either: its line start is unknown, for the
+// kernel helper as for ftp-alg); the exchange is the client's first segment after that one and
+// the server's first segment after it. Infinity when there is none.
 double NextExchangeEnd(const std::vector<ControlSegment>& segments, size_t removed) {
+  size_t revealed = removed + 1;
+  while (revealed < segments.size() &&
+         segments[revealed].from_client != segments[removed].from_client) {
+    ++revealed;
+  }
   bool command_seen = false;
-  for (size_t i = removed + 1; i < segments.size(); ++i) {
+  for (size_t i = revealed + 1; i < segments.size(); ++i) {
     if (segments[i].from_client) command_seen = true;
     if (!segments[i].from_client && command_seen) return segments[i].time;
   }

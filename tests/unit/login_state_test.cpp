@@ -74,7 +74,8 @@ TEST(LoginStateTest, AnUnknownLoginIsProvedOnlyByTheServersAnswerToADataCommand)
   EXPECT_EQ(LoginAfterReply(unknown, 228, Answering(CommandVerb::kLpsv), policy), in);
   EXPECT_EQ(LoginAfterReply(unknown, 200, Answering(CommandVerb::kPort), policy), in);
   EXPECT_EQ(LoginAfterReply(unknown, 200, Answering(CommandVerb::kEprt), policy), in);
-  // Not evidence: a refusal, a reply that answers nothing seen, a 200 to anything else.
+  // Not evidence: a refusal, a reply that answers nothing seen, a 200 to anything else; and a
+  // 530 does not log out (servers use it for "not allowed" too).
   EXPECT_EQ(LoginAfterReply(unknown, 530, Answering(CommandVerb::kPort), policy), unknown);
   EXPECT_EQ(LoginAfterReply(unknown, 200, Answering(CommandVerb::kPort, false), policy), unknown);
   EXPECT_EQ(LoginAfterReply(unknown, 227, Answering(CommandVerb::kPasv, false), policy), unknown);
