@@ -342,7 +342,9 @@ void ExpectNothingPrivateRewrittenIn(const ReplayRun& run) {
     }
   }
   EXPECT_EQ(run.Of("rewrite").size(), CounterOf(run, "addresses_concealed")) << Dump(run);
-  if (run.Of("rewrite").empty()) EXPECT_EQ(CounterOf(run, "packets_modified"), 0u);
+  if (run.Of("rewrite").empty()) {
+    EXPECT_EQ(CounterOf(run, "packets_modified"), 0u);
+  }
 }
 
 class HostileReplay : public ::testing::TestWithParam<ReplayProbe> {
