@@ -43,10 +43,14 @@ struct Session {
   std::array<StreamState, 2> streams;  // indexed by Direction
   ReplyTracker replies;
   CommandPairing commands;
+  // What the session needs to go on (a restarted daemon's snapshot): login, step_aside, epsv_all
+  // and whether pairing is unsure (commands.unsure()); the waiting commands themselves are lost
+  // on a restart like bytes of a gap (CommandPairing::LoseTrack).
   LoginState login = LoginState::kLoggedIn;
   StepAside step_aside = StepAside::kNo;
   bool epsv_all = false;
   std::string user;  // USER's argument, bounded (session_view.h), for the operator's view
+  bool had_gap = false;  // counted once per session (Counter::kSessionsWithGaps)
   // A vector rather than a deque: an empty one holds no heap, and it stays a few entries long.
   std::vector<PendingExpectation> expectations;  // oldest first, bounded by the policy
   uint32_t next_serial = 1;

@@ -28,20 +28,22 @@ struct AddressText {
 
 // The family check and the form's parser. `text` is the command's argument or the whole reply
 // line, starting at line.text[offset]. Refuses (and returns nullopt) what does not parse.
+// `report` false: for an announcement already refused, parsed only to conceal its address.
 std::optional<AddressText> ParseAnnouncement(const EngineContext& context, PacketWork& work,
                                              const FramedLine& line, const AnnouncementForm& form,
-                                             std::string_view text, size_t offset) {
+                                             std::string_view text, size_t offset,
+                                             bool report = true) {
   const ControlConnection& control = work.session.control;
   if (form.only_family && control.original.family() != *form.only_family) {
     // RFC 959's PORT and 227 carry IPv4 only; on IPv6 RFC 2428 says EPRT/EPSV.
-    Refuse(context, work, form.name, Reason::kWrongFamily);
+    if (report) Refuse(context, work, form.name, Reason::kWrongFamily);
     return std::nullopt;
   }
   const HostPortResult parsed = form.parse(text, control);
   if (!parsed.ok()) {
     const Reason reason =
         parsed.error == ParseError::kWrongFamily ? Reason::kWrongFamily : Reason::kMalformed;
-    Refuse(context, work, form.name, reason, std::string(ParseErrorName(parsed.error)));
+    if (report) Refuse(context, work, form.name, reason, std::string(ParseErrorName(parsed.error)));
     return std::nullopt;
   }
   AddressText address;
@@ -173,13 +175,46 @@ void Rewrite(const EngineContext& context, PacketWork& work, const FramedLine& l
   work.decision.events.push_back(std::move(event));
 }
 
+// Issue 11 part 4: an announcement of the announcer's own address that is not acted on would
+// still carry the inside address out. Rewritten to the address the peer sees (the announced
+// port kept, as the first port Install() would try), it discloses nothing and opens nothing: no
+// expectation names that port. Only text of this segment can be replaced (a split address has
+// left already); a third-party address has no translation.
+void Conceal(const EngineContext& context, PacketWork& work, const FramedLine& line,
+             const AnnouncementForm& form, const AddressText& address) {
+  const ControlConnection& control = work.session.control;
+  if (!control.Translated() || !address.in_segment ||
+      address.announced.addr != AnnouncerAddress(control, form.announcer)) {
+    return;
+  }
+  const Expectation unused =
+      BuildExpectation(control, form.cause, address.announced, address.announced.port);
+  const std::string new_text = form.format(unused.destination, address.old_text);
+  if (new_text == address.old_text) return;
+  context.counters.Add(Counter::kAddressesConcealed);
+  Rewrite(context, work, line, form, address, new_text);
+}
+
+// For an announcement refused before it was parsed (login, pairing, EPSV ALL).
+void ConcealRefused(const EngineContext& context, PacketWork& work, const FramedLine& line,
+                    const AnnouncementForm& form, std::string_view text, size_t offset) {
+  if (line.overlong) return;  // only its start was kept: nothing to rewrite
+  const std::optional<AddressText> address =
+      ParseAnnouncement(context, work, line, form, text, offset, /*report=*/false);
+  if (address) Conceal(context, work, line, form, *address);
+}
+
 // Parses what passed the form's checks and acts on it. Returns the expectation's serial, 0 if
 // none.
 uint32_t Act(const EngineContext& context, PacketWork& work, const FramedLine& line,
              const AnnouncementForm& form, std::string_view text, size_t offset) {
   const std::optional<AddressText> address =
       ParseAnnouncement(context, work, line, form, text, offset);
-  if (!address || !PassesPolicy(context, work, form, address->announced)) return 0;
+  if (!address) return 0;
+  if (!PassesPolicy(context, work, form, address->announced)) {
+    Conceal(context, work, line, form, *address);
+    return 0;
+  }
   const std::optional<Installed> installed = Install(context, work, form, *address);
   if (!installed) return 0;
   const uint32_t serial = Remember(context, work, form, installed->expectation);
@@ -200,10 +235,16 @@ uint32_t OnAnnouncingCommand(const EngineContext& context, PacketWork& work, con
   }
   if (session.epsv_all) {
     Refuse(context, work, form.name, Reason::kEpsvAll);
+    ConcealRefused(context, work, line, form, command.argument, command.argument_offset);
     return 0;
   }
-  if (BeforeLogin(session.login, context.config.policy)) {
+  // Login unknown (picked up, or a gap before it: docs/gaps.md): acted on at once. Its lines
+  // got the pre-login checks; a server that is not logged in refuses the PORT (530) and the
+  // expectation is withdrawn (AfterOtherReply).
+  const bool login_unknown = session.login == LoginState::kUnknown;
+  if (!login_unknown && BeforeLogin(session.login, context.config.policy)) {
     Refuse(context, work, form.name, Reason::kNotLoggedIn);
+    ConcealRefused(context, work, line, form, command.argument, command.argument_offset);
     return 0;
   }
   return Act(context, work, line, form, command.argument, command.argument_offset);
@@ -215,7 +256,8 @@ void OnAnnouncingReply(const EngineContext& context, PacketWork& work, const Fra
   // after EPSV ALL) names a port nobody asked for.
   const bool answers_its_command = answered.Is(form.answers) && !answered.command.epsv_all;
   if (context.config.policy.require_paired_reply && !answers_its_command) {
-    return Refuse(context, work, form.name, Reason::kUnpaired);
+    Refuse(context, work, form.name, Reason::kUnpaired);
+    return ConcealRefused(context, work, line, form, line.text, 0);
   }
   if (line.overlong) return Refuse(context, work, form.name, Reason::kOverlong);
   Act(context, work, line, form, line.text, 0);

@@ -7,6 +7,7 @@
 #include "ftpalg/announcements.h"
 #include "ftpalg/engine_context.h"
 #include "ftpalg/ftp_command.h"
+#include "ftpalg/gap_recovery.h"
 #include "ftpalg/login_state.h"
 #include "ftpalg/packet_rewrite.h"
 #include "ftpalg/packet_view.h"
@@ -153,8 +154,7 @@ void Engine::Impl::FeedPayload(PacketWork& work) {
         break;
       case FeedKind::kGap:
         counters().Add(Counter::kSegmentsOutOfOrder);
-        // A multi-line reply may have begun or ended in the missing bytes.
-        if (work.direction == Direction::kReply) session.replies.Reset();
+        RecoverFromGap(context_, work);
         break;
       case FeedKind::kInOrder:
       case FeedKind::kEmpty:
@@ -269,6 +269,8 @@ void Engine::Impl::HandleReply(PacketWork& work, const FramedLine& line) {
   const ReplyLine reply = session.replies.Feed(line.text);
   if (reply.malformed) {
     counters().Add(Counter::kReplyLinesMalformed);
+    // Maybe a final reply without its code (docs/gaps.md): pairing no longer sure.
+    session.commands.NoteCodelessReply();
     return;
   }
   // RFC 959 4.2: only the last line of a multi-line reply carries the reply; text on the lines
@@ -281,7 +283,7 @@ void Engine::Impl::HandleReply(PacketWork& work, const FramedLine& line) {
   }
   if (code < 200) return;  // preliminary (1yz): the command is still running
 
-  const AnsweredCommand answered = session.commands.TakeAnswered();
+  const AnsweredCommand answered = session.commands.TakeAnswered(code);
   session.login = LoginAfterReply(session.login, code, answered, config_.policy);
   if (const AnnouncementForm* form = FindReplyForm(code)) {
     OnAnnouncingReply(context_, work, line, *form, answered);

@@ -6,9 +6,9 @@ namespace ftpalg {
 
 nlohmann::ordered_json TupleToJson(const Tuple& tuple) {
   return nlohmann::ordered_json{{"src", tuple.src.addr.ToString()},
-                        {"dst", tuple.dst.addr.ToString()},
-                        {"sport", tuple.src.port},
-                        {"dport", tuple.dst.port}};
+                                {"dst", tuple.dst.addr.ToString()},
+                                {"sport", tuple.src.port},
+                                {"dport", tuple.dst.port}};
 }
 
 double TimestampSeconds(Timestamp time) {
@@ -40,7 +40,7 @@ nlohmann::ordered_json EventToJson(const Event& event) {
   }
   if (event.expectation && event.expectation->nat_to) {
     out["nat"] = nlohmann::ordered_json{{"addr", event.expectation->nat_to->addr.ToString()},
-                                {"port", event.expectation->nat_to->port}};
+                                        {"port", event.expectation->nat_to->port}};
   }
   return out;
 }
@@ -72,7 +72,8 @@ std::string EventToText(const Event& event) {
     case EventType::kExpect:
     case EventType::kUnexpect: {
       const Expectation& exp = *event.expectation;
-      text += event.type == EventType::kExpect ? "expect data connection " : "withdrew expectation ";
+      text +=
+          event.type == EventType::kExpect ? "expect data connection " : "withdrew expectation ";
       text += (exp.source_any_address ? std::string("*") : exp.source.ToString()) + " -> " +
               exp.destination.ToString();
       if (exp.nat_to) text += " (translated to " + exp.nat_to->ToString() + ")";
@@ -88,6 +89,10 @@ std::string EventToText(const Event& event) {
              " (after " + event.cause + ")";
     case EventType::kSessionEnd:
       return text + "control connection ended (" + std::string(ReasonName(event.reason)) + ")";
+    case EventType::kGap:
+      return text + "bytes of the " +
+             (event.direction == Direction::kOriginal ? "client" : "server") +
+             " stream were never seen: framing and pairing resynchronise (" + event.detail + ")";
   }
   return text;
 }

@@ -18,6 +18,8 @@ std::string_view EventTypeName(EventType type) {
       return "step-aside";
     case EventType::kSessionEnd:
       return "session-end";
+    case EventType::kGap:
+      return "gap";
   }
   return "unknown";
 }

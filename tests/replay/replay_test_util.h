@@ -20,15 +20,17 @@
 namespace ftpalg::test {
 
 inline std::filesystem::path SourceDir() { return FTPALG_SOURCE_DIR; }
-inline std::filesystem::path CorpusDir() { return SourceDir() / ".." / "shared" / "pcaps" / "corpus"; }
+inline std::filesystem::path CorpusDir() {
+  return SourceDir() / ".." / "shared" / "pcaps" / "corpus";
+}
 
 // Skips the test (reported as skipped by CTest) where ../shared is absent.
-#define REQUIRE_CORPUS()                                                                    \
-  do {                                                                                      \
-    if (!std::filesystem::exists(::ftpalg::test::CorpusDir())) {                            \
-      GTEST_SKIP() << "shared capture corpus not found at " << ::ftpalg::test::CorpusDir()  \
-                   << " (clone the project with ../shared beside it)";                      \
-    }                                                                                       \
+#define REQUIRE_CORPUS()                                                                   \
+  do {                                                                                     \
+    if (!std::filesystem::exists(::ftpalg::test::CorpusDir())) {                           \
+      GTEST_SKIP() << "shared capture corpus not found at " << ::ftpalg::test::CorpusDir() \
+                   << " (clone the project with ../shared beside it)";                     \
+    }                                                                                      \
   } while (0)
 
 struct ReplayRun {
@@ -61,13 +63,17 @@ inline std::string ReadFile(const std::filesystem::path& path) {
 // Runs ftp-alg-replay with `args` (the capture path among them) and --events to a temp file.
 inline ReplayRun RunReplayTool(const std::vector<std::string>& args) {
   static int counter = 0;
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("ftpalg-replay-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+  const auto dir =
+      std::filesystem::temp_directory_path() /
+      ("ftpalg-replay-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
   std::filesystem::create_directories(dir);
   const auto events_path = dir / "events.jsonl";
   const auto out_path = dir / "stdout.txt";
   const auto err_path = dir / "stderr.txt";
-  std::string command = std::string("'") + FTPALG_REPLAY_BINARY + "'";
+  // FTPALG_REPLAY_UNDER_TEST: another build's binary (a "before" figure from main's build).
+  const char* binary = std::getenv("FTPALG_REPLAY_UNDER_TEST");
+  std::string command =
+      std::string("'") + (binary != nullptr ? binary : FTPALG_REPLAY_BINARY) + "'";
   for (const std::string& arg : args) command += " '" + arg + "'";
   command += " --events '" + events_path.string() + "' >'" + out_path.string() + "' 2>'" +
              err_path.string() + "'";
@@ -121,12 +127,12 @@ inline std::vector<SynSeen> DataConnectionSyns(const std::filesystem::path& capt
 inline bool PredictedBy(const SynSeen& syn, const std::vector<nlohmann::json>& expects) {
   for (const auto& e : expects) {
     if (e["time"].get<double>() > syn.time + 1e-6) continue;
-    const bool to_dst = (e["dst"] == syn.tuple.dst.addr.ToString() &&
-                         e["dport"] == syn.tuple.dst.port) ||
-                        (e.contains("nat") && e["nat"]["addr"] == syn.tuple.dst.addr.ToString() &&
-                         e["nat"]["port"] == syn.tuple.dst.port);
-    const bool from_src = e["src"] == "*" || e["src"] == syn.tuple.src.addr.ToString() ||
-                          e.contains("nat");
+    const bool to_dst =
+        (e["dst"] == syn.tuple.dst.addr.ToString() && e["dport"] == syn.tuple.dst.port) ||
+        (e.contains("nat") && e["nat"]["addr"] == syn.tuple.dst.addr.ToString() &&
+         e["nat"]["port"] == syn.tuple.dst.port);
+    const bool from_src =
+        e["src"] == "*" || e["src"] == syn.tuple.src.addr.ToString() || e.contains("nat");
     if (to_dst && from_src) return true;
   }
   return false;

@@ -12,10 +12,10 @@ AnsweredCommand Answering(CommandVerb verb, bool paired = true) {
   return answered;
 }
 
-TEST(LoginStateTest, HandshakeWaitsForGreetingMidStreamIsLoggedIn) {
+TEST(LoginStateTest, HandshakeWaitsForGreetingMidStreamIsUnknown) {
   const PolicyConfig policy;
   EXPECT_EQ(InitialLoginState(true, policy), LoginState::kAwaitingGreeting);
-  EXPECT_EQ(InitialLoginState(false, policy), LoginState::kLoggedIn);
+  EXPECT_EQ(InitialLoginState(false, policy), LoginState::kUnknown);
   PolicyConfig no_check;
   no_check.require_login = false;
   EXPECT_EQ(InitialLoginState(true, no_check), LoginState::kLoggedIn);
@@ -55,6 +55,36 @@ TEST(LoginStateTest, ChecksApplyOnlyBeforeLoginAndWhenRequired) {
   EXPECT_FALSE(BeforeLogin(LoginState::kLoggedIn, policy));
   policy.require_login = false;
   EXPECT_FALSE(BeforeLogin(LoginState::kAwaitingLogin, policy));
+}
+
+// docs/gaps.md, login evidence.
+TEST(LoginStateTest, AGapBeforeTheLoginMakesItUnknownAfterItChangesNothing) {
+  EXPECT_EQ(LoginAfterGap(LoginState::kAwaitingGreeting), LoginState::kUnknown);
+  EXPECT_EQ(LoginAfterGap(LoginState::kAwaitingLogin), LoginState::kUnknown);
+  EXPECT_EQ(LoginAfterGap(LoginState::kLoggedIn), LoginState::kLoggedIn);
+  EXPECT_TRUE(BeforeLogin(LoginState::kUnknown, PolicyConfig{}));
+}
+
+TEST(LoginStateTest, AnUnknownLoginIsProvedOnlyByTheServersAnswerToADataCommand) {
+  const PolicyConfig policy;
+  const LoginState unknown = LoginState::kUnknown;
+  const LoginState in = LoginState::kLoggedIn;
+  EXPECT_EQ(LoginAfterReply(unknown, 227, Answering(CommandVerb::kPasv), policy), in);
+  EXPECT_EQ(LoginAfterReply(unknown, 229, Answering(CommandVerb::kEpsv), policy), in);
+  EXPECT_EQ(LoginAfterReply(unknown, 228, Answering(CommandVerb::kLpsv), policy), in);
+  EXPECT_EQ(LoginAfterReply(unknown, 200, Answering(CommandVerb::kPort), policy), in);
+  EXPECT_EQ(LoginAfterReply(unknown, 200, Answering(CommandVerb::kEprt), policy), in);
+  // Not evidence: a refusal, a reply that answers nothing seen, a 200 to anything else; and a
+  // 530 does not log out (servers use it for "not allowed" too).
+  EXPECT_EQ(LoginAfterReply(unknown, 530, Answering(CommandVerb::kPort), policy), unknown);
+  EXPECT_EQ(LoginAfterReply(unknown, 200, Answering(CommandVerb::kPort, false), policy), unknown);
+  EXPECT_EQ(LoginAfterReply(unknown, 227, Answering(CommandVerb::kPasv, false), policy), unknown);
+  EXPECT_EQ(LoginAfterReply(unknown, 200, Answering(CommandVerb::kOther), policy), unknown);
+  EXPECT_EQ(LoginAfterReply(unknown, 227, Answering(CommandVerb::kOther), policy), unknown);
+  // Seen to be waiting for the login, the server's 200 to a PORT proves nothing: it may be the
+  // attacker's own server.
+  EXPECT_EQ(LoginAfterReply(LoginState::kAwaitingLogin, 200, Answering(CommandVerb::kPort), policy),
+            LoginState::kAwaitingLogin);
 }
 
 }  // namespace

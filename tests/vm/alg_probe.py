@@ -358,6 +358,15 @@ def reply_endpoint(text, pattern, dst):
     return endpoint_in(text, pattern)
 
 
+INSIDE_TEXTS = ("192,0,2,", "192.0.2.")  # the inside addresses as PORT/227 and EPRT/229 name them
+
+
+def leak_note(texts, far_side):
+    """Issue 11 part 4: whether an inside address reached the far side (in lines it read)."""
+    leaked = any(inside in t for t in texts for inside in INSIDE_TEXTS)
+    return f"private address reached the {far_side}: {'yes' if leaked else 'no'}"
+
+
 def daemon_rss_kib():
     """VmRSS of the ftp-algd under test (FTPALG_DAEMON_PID; the 16 MiB line must not grow it),
     None without one."""
@@ -437,7 +446,8 @@ def active_probe(ctx, hostile_steps, legit_steps, variant, *, replies=None, gree
         v = forced or v
         lsock.close()
         detail = (f"server got {ctx.srv.port_lines()}{'; ' + note if note else ''}"
-                  f"{'; stalled' if client.stalled else ''}; {' '.join(notes)}")
+                  f"{'; stalled' if client.stalled else ''}; {' '.join(notes)}; "
+                  f"{leak_note(list(ctx.srv.received), 'server')}")
         after, after_detail = ("-", "")
         if variant == "hostile":
             follow_steps = list(follow) if follow is not None else None
@@ -476,6 +486,8 @@ def passive_probe(ctx, hostile_reply, variant, *, topo="masq", cmd="PASV", hosti
         v, notes = verdict(lsock, cli_ns, reply_endpoint(seen, pattern, dst), (dst, port))
         lsock.close()
         detail = f"client got {seen.strip()!r}; {' '.join(notes)}"
+        if topo != "masq":  # a masqueraded client is inside: only a published server's leaks
+            detail += f"; {leak_note([seen], 'client')}"
         after = "-"
         if variant == "hostile" and follow:
             if client.stalled:
@@ -1015,6 +1027,9 @@ def attacks(alg, globs):
             except Exception as e:  # a broken probe is an ERROR, never a verdict
                 v, after, detail = "ERROR", "-", f"{type(e).__name__}: {e}"
             results[variant] = (v, after)
+            if variant == "hostile":
+                found = re.search(r"private address reached the \w+: (yes|no)", detail)
+                results["leak"] = found.group(1) if found else "n/a"
             print(f"PROBE {name} {variant} {v} after={after} {detail} ({time.time() - t0:.1f}s)",
                   flush=True)
         problems = []
@@ -1026,7 +1041,8 @@ def attacks(alg, globs):
                             f"expected {want[0]} after={want[1]}")
         status = "FAIL" if problems else "PASS"
         print(f"CASE {name} {row} {status} hostile {results['hostile'][0]} "
-              f"after={results['hostile'][1]} legit {results['legit'][0]}"
+              f"after={results['hostile'][1]} legit {results['legit'][0]} "
+              f"leak={results['leak']}"
               f"{'; ' + '; '.join(problems) if problems else ''}", flush=True)
 
 
