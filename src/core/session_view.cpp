@@ -30,6 +30,8 @@ std::string_view SessionStateName(const Session& session) {
       return "login";
     case LoginState::kLoggedIn:
       return "logged-in";
+    case LoginState::kUnknown:
+      return "login-unknown";  // picked up mid-stream or a gap before the login (docs/gaps.md)
   }
   return "logged-in";
 }

@@ -239,6 +239,15 @@ void TransferLog::OnEvent(const Event& event) {
       if (session != nullptr) session->ended = event.time;
       if (session != nullptr && session->transfers.empty()) sessions_.erase(event.master);
       return;
+    case EventType::kGap:
+      // Replies or commands were never seen (docs/gaps.md): which command a later reply answers
+      // is no longer known, so the transfers waiting for their final reply keep none (they are
+      // written without a code when their data connection ends or expires).
+      if (session != nullptr) {
+        session->pending.clear();
+        session->replies.Reset();
+      }
+      return;
     case EventType::kStepAside:
     case EventType::kRefuse:
     case EventType::kRewrite:

@@ -196,6 +196,26 @@ TEST_F(TransferLogTest, SessionEndingWithTransferOpenIsFlushedByExpiry) {
   EXPECT_EQ(log.open_transfers(), 0u);
 }
 
+// After a gap the log's own command/reply pairing is lost too: a reply that comes after it must
+// not be taken as the answer to a transfer command sent before it (the 226 of a lost RETR would
+// otherwise close the next transfer with the wrong code).
+TEST_F(TransferLogTest, AGapForgetsTheCommandsWaitingForReplies) {
+  LoginAs("judy");
+  Client("PASV\r\n");
+  Server("227 Entering Passive Mode (198,51,100,2,195,80).\r\n");
+  Client("RETR first\r\n");
+  const std::string lost = "150 Opening\r\n226 done\r\n";
+  ftp.Advance(Direction::kReply, static_cast<uint32_t>(lost.size()));  // never seen
+  Client("NOOP\r\n");
+  Server("200 NOOP ok\r\n");  // reveals the gap: not parsed
+  Client("NOOP\r\n");
+  Server("200 NOOP ok\r\n");
+  log.Expire(ftp.now + TransferLogConfig{}.reply_wait);
+  const TransferRecord record = OnlyRecord();
+  EXPECT_EQ(record.name, "first");
+  EXPECT_EQ(record.final_code, 0) << "the 200 after the gap answers NOOP, not RETR";
+}
+
 TEST_F(TransferLogTest, FinalReplyWithoutDataEndIsWrittenAfterTheWait) {
   LoginAs("ivan");
   Client("PASV\r\n");
