@@ -40,6 +40,10 @@ class CommandPairing {
   // A final reply arrived: the oldest waiting command is the one it answers.
   AnsweredCommand TakeAnswered();
 
+  // Pairing was lost for good (kept across a daemon restart: session_snapshot.h).
+  bool lost() const { return lost_; }
+  void MarkLost() { lost_ = true; }
+
   size_t heap_bytes() const { return pending_.capacity() * sizeof(PendingCommand); }
 
  private:

@@ -1,6 +1,7 @@
 // The engine: one function that the daemon and the replay tool both call. Packet in, decision out.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "ftpalg/expectation.h"
 #include "ftpalg/policy.h"
 #include "ftpalg/seq_shift.h"
+#include "ftpalg/session_snapshot.h"
 
 namespace ftpalg {
 
@@ -50,6 +52,14 @@ struct PacketInput {
   // them (replay), the caller derives them from its NAT description (NatDescription::Classify).
   ControlConnection control;
   Direction direction = Direction::kOriginal;
+  // The state a session of this connection had before the daemon restarted (the conntrack's
+  // helper private data, session_snapshot.h). Used only when this packet starts the engine's
+  // session; without it a session picked up mid-stream follows the pickup rules.
+  std::optional<SessionSnapshot> resume;
+  // The sequence adjustments the kernel applies to the connection now, indexed by Direction (a
+  // live gateway reads them from the queued packet's conntrack). Used, like `resume`, only when
+  // this packet starts the engine's session: a later length change then continues them.
+  std::array<std::optional<SeqAdjustment>, 2> kernel_seq_adjustments;
 };
 
 struct Decision {
@@ -86,6 +96,11 @@ class Engine {
   // Ends a control connection's session now, withdrawing its pending expectations. No caller yet:
   // the daemon does not follow conntrack's destroy events, so sessions end on FIN/RST or idle.
   void EndSession(const Tuple& original, Timestamp now, std::vector<Event>* events = nullptr);
+
+  // What the session of a control connection would need to go on after a restart (nullopt when
+  // the engine has no session for it). The caller stores it with the connection when it differs
+  // from what is stored, and hands it back in PacketInput::resume.
+  std::optional<SessionSnapshot> Snapshot(const Tuple& original) const;
 
   // Replaces the policy and limits (SIGHUP); sessions keep their state.
   void Reconfigure(const EngineConfig& config);

@@ -12,6 +12,7 @@
 #include "ftpalg/packet_view.h"
 #include "ftpalg/recorded_edits.h"
 #include "ftpalg/session.h"
+#include "ftpalg/session_snapshot.h"
 #include "ftpalg/step_aside.h"
 
 namespace ftpalg {
@@ -63,6 +64,11 @@ class Engine::Impl {
   void Reconfigure(const EngineConfig& config) { config_ = config; }
   size_t session_count() const { return sessions_.size(); }
   size_t ApproximateMemory() const;
+  std::optional<SessionSnapshot> Snapshot(const Tuple& original) const {
+    auto it = sessions_.find(original);
+    if (it == sessions_.end()) return std::nullopt;
+    return SnapshotOf(it->second);
+  }
 
  private:
   // Hands the framer's lines of the packet being processed to the line handlers.
@@ -217,6 +223,15 @@ Session* Engine::Impl::FindOrCreateSession(const PacketInput& input, const TcpPa
   counters().Add(Counter::kSessions);
   counters().Add(Counter::kSessionsActive);
   session.login = InitialLoginState(view.HasFlag(tcp_flags::kSyn), config_.policy);
+  if (input.resume) {
+    ResumeFrom(*input.resume, session);
+    counters().Add(Counter::kSessionsResumed);
+  }
+  for (size_t i = 0; i < session.streams.size(); ++i) {
+    if (const auto& adjustment = input.kernel_seq_adjustments[i]) {
+      session.streams[i].shift.Seed(*adjustment);
+    }
+  }
   return &session;
 }
 
@@ -349,6 +364,9 @@ void Engine::EndSession(const Tuple& original, Timestamp now, std::vector<Event>
   impl_->EndSession(original, now, events);
 }
 void Engine::Reconfigure(const EngineConfig& config) { impl_->Reconfigure(config); }
+std::optional<SessionSnapshot> Engine::Snapshot(const Tuple& original) const {
+  return impl_->Snapshot(original);
+}
 size_t Engine::session_count() const { return impl_->session_count(); }
 size_t Engine::ApproximateMemory() const { return impl_->ApproximateMemory(); }
 
