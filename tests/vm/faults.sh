@@ -321,6 +321,9 @@ case_restart_sessions() {
   wait_for 60 grep -q '^ready' "$RES/cases/$name.out" ||
     problems+=("sessions not ready in 60 s: $(tail -n 2 "$RES/cases/$name.out")")
   { echo "### conntrack before the kill:"; conntrack -L -p tcp --dport 21; } >>"$trace" 2>&1
+  # The cost of keeping the snapshots: writes per queued packet over every case since the last
+  # restart (docs/faults.md).
+  curl -sS --max-time 5 "$METRICS_URL" >"$RES/cases/$name-metrics-before-kill.txt" 2>&1
   echo "### [+$(secs_since "$t0")s] kill -9 $ALG_PID" >>"$trace"
   kill -9 "$ALG_PID"; wait "$ALG_PID" 2>/dev/null; ALG_PID=''
   # As systemd's Restart= would: the same arguments; the release guard has disabled the helper.
