@@ -92,9 +92,11 @@ SessionSnapshot StoredSnapshot(const Engine& engine, const ControlConnection& co
 }
 
 // Sends one client line to a fresh engine that resumes the session from `snapshot` (a daemon
-// restarted between two packets of the connection).
+// restarted between two packets of the connection), with the kernel's sequence adjustment of the
+// client's stream when it has one.
 Decision ResumeWith(Engine& engine, const ControlConnection& control, uint32_t seq,
-                    const std::optional<SessionSnapshot>& snapshot, const std::string& line) {
+                    const std::optional<SessionSnapshot>& snapshot, const std::string& line,
+                    std::optional<SeqAdjustment> client_adjustment = std::nullopt) {
   PacketSpec spec;
   spec.src = control.original.src;
   spec.dst = control.original.dst;
@@ -109,7 +111,22 @@ Decision ResumeWith(Engine& engine, const ControlConnection& control, uint32_t s
   input.control = control;
   input.direction = Direction::kOriginal;
   input.resume = snapshot;
+  input.kernel_seq_adjustments[static_cast<size_t>(Direction::kOriginal)] = client_adjustment;
   return engine.Process(input);
+}
+
+// The snapshot of a session that got its greeting and has not logged in, and where its client's
+// stream goes on.
+struct GreetedSession {
+  SessionSnapshot snapshot;
+  uint32_t client_seq;
+};
+GreetedSession SnapshotBeforeLogin(ExpectationInstaller& installer) {
+  Engine before(ReplayConfig(), installer);
+  Conversation ftp(before, Masqueraded());
+  ftp.Handshake();
+  ftp.Server("220 ready\r\n");
+  return {StoredSnapshot(before, Masqueraded()), ftp.client_seq()};
 }
 
 TEST_F(SessionResumeTest, SnapshotFollowsTheLogin) {
@@ -132,15 +149,11 @@ TEST_F(SessionResumeTest, SnapshotFollowsTheLogin) {
 }
 
 TEST_F(SessionResumeTest, ResumedBeforeLoginStillRefusesPort) {
-  Engine before(ReplayConfig(), installer);
-  Conversation ftp(before, Masqueraded());
-  ftp.Handshake();
-  ftp.Server("220 ready\r\n");
-  const SessionSnapshot stored = StoredSnapshot(before, Masqueraded());
-
+  const GreetedSession stored = SnapshotBeforeLogin(installer);
+  EXPECT_EQ(stored.snapshot.login, LoginState::kAwaitingLogin);
   Engine restarted(ReplayConfig(), installer);
-  Decision d =
-      ResumeWith(restarted, Masqueraded(), ftp.client_seq(), stored, "PORT 192,0,2,2,4,1\r\n");
+  Decision d = ResumeWith(restarted, Masqueraded(), stored.client_seq, stored.snapshot,
+                          "PORT 192,0,2,2,4,1\r\n");
   EXPECT_TRUE(installer.installed.empty());
   ASSERT_EQ(d.events.size(), 1u);
   EXPECT_EQ(d.events[0].reason, Reason::kNotLoggedIn);
@@ -148,14 +161,9 @@ TEST_F(SessionResumeTest, ResumedBeforeLoginStillRefusesPort) {
 }
 
 TEST_F(SessionResumeTest, ResumedBeforeLoginStillStepsAsideFromHttp) {
-  Engine before(ReplayConfig(), installer);
-  Conversation ftp(before, Masqueraded());
-  ftp.Handshake();
-  ftp.Server("220 ready\r\n");
-  const SessionSnapshot stored = StoredSnapshot(before, Masqueraded());
-
+  const GreetedSession stored = SnapshotBeforeLogin(installer);
   Engine restarted(ReplayConfig(), installer);
-  Decision d = ResumeWith(restarted, Masqueraded(), ftp.client_seq(), stored,
+  Decision d = ResumeWith(restarted, Masqueraded(), stored.client_seq, stored.snapshot,
                           "POST / HTTP/1.1\r\nHost: x\r\n\r\nPORT 192,0,2,2,4,1\r\n");
   EXPECT_TRUE(installer.installed.empty());
   ASSERT_FALSE(d.events.empty());
@@ -224,22 +232,8 @@ TEST_F(SessionResumeTest, SnapshotOnlyAppliesToANewSession) {
 // rewritten segment itself leaves with the wrong sequence number.
 TEST_F(SessionResumeTest, ResumedSessionContinuesTheKernelsSequenceAdjustment) {
   Engine restarted(EngineConfig{}, installer);
-  PacketSpec spec;
-  const ControlConnection control = Masqueraded();
-  spec.src = control.original.src;
-  spec.dst = control.original.dst;
-  spec.seq = 2000;
-  spec.ack = 5000;
-  spec.flags = tcp_flags::kAck | tcp_flags::kPsh;
-  spec.payload = "PORT 192,0,2,2,4,2\r\n";
-  const std::vector<uint8_t> packet = BuildTcpPacket(spec);
-  PacketInput input;
-  input.packet = packet;
-  input.control = control;
-  input.direction = Direction::kOriginal;
-  input.resume = SessionSnapshot{};
-  input.kernel_seq_adjustments[0] = SeqAdjustment{1500, 0, 3};
-  Decision d = restarted.Process(input);
+  Decision d = ResumeWith(restarted, Masqueraded(), 2000, SessionSnapshot{},
+                          "PORT 192,0,2,2,4,2\r\n", SeqAdjustment{1500, 0, 3});
   ASSERT_TRUE(d.modified);
   ASSERT_TRUE(d.seq_adjustment.has_value());
   EXPECT_EQ(*d.seq_adjustment, (SeqAdjustment{2000, 3, 6}));
