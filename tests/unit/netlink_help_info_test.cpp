@@ -3,7 +3,6 @@
 // written with a verdict's NFQA_CT and with a ctnetlink update; and the daemon's rules for when to
 // write it (SessionKeeper). nlmsghdr fields are host order (little-endian).
 #include <gtest/gtest.h>
-#include <linux/netfilter.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -291,8 +290,8 @@ std::string WriteAndReadBack(const char* name, uint32_t length, std::optional<By
     error = "creating the conntrack: " + ErrnoText(e);
   } else if (KernelStatus s = conntracks.SetHelpInfo(original, 0, Update(area)); !s.ok()) {
     error = "writing the area: " + s.message;
-  } else if (KernelStatus s = conntracks.GetSeqAdjustments(original, 0, &read); !s.ok()) {
-    error = "reading back: " + s.message;
+  } else if (KernelStatus got = conntracks.GetSeqAdjustments(original, 0, &read); !got.ok()) {
+    error = "reading back: " + got.message;
   }
   *seen = read.helper_info;
   helpers.Unregister(registration);

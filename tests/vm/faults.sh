@@ -338,8 +338,8 @@ case_restart_sessions() {
   [[ $out == *$'\nA QUIT 221'* ]] || problems+=("A: QUIT not answered 221")
   [[ $out == *$'\nB CLOSED expectations=0'* ]] || problems+=("B (not logged in, HTTP + PORT): $(grep '^B ' <<<"$out")")
   [[ $out == *$'\nC CLOSED expectations=0'* ]] || problems+=("C (failed login, PORT): $(grep '^C ' <<<"$out")")
-  metric resumed sessions_resumed
-  metric writes session_state_writes_verdict
+  metric resumed sessions_resumed_total
+  metric writes session_state_writes_verdict_total
   finish $name "$t0" problems "A PORT+PASV after the restart, B and C opened nothing;" \
     "sessions_resumed ${resumed:-?}, snapshots written with verdicts ${writes:-?} (since the restart)"
 }
