@@ -1,4 +1,4 @@
-// The helper's private data (CTA_HELP {CTA_HELP_NAME 1, CTA_HELP_INFO 3}, CTA_HELP 5 nested) in
+// The helper's private data (CTA_HELP {CTA_HELP_NAME 1, CTA_HELP_INFO 2}, CTA_HELP 5 nested) in
 // the three messages that carry it, byte for byte: read from a queued packet's NFQA_CT (11),
 // written with a verdict's NFQA_CT and with a ctnetlink update; and the daemon's rules for when to
 // write it (SessionKeeper). nlmsghdr fields are host order (little-endian).
@@ -43,19 +43,19 @@ Bytes LoggedInArea() {
 Bytes HelpNest(const Bytes& area) {
   return Concat({{0x34, 0x00, 0x05, 0x80},
                  {0x0c, 0x00, 0x01, 0x00, 'f', 't', 'p', '-', 'a', 'l', 'g', 0x00},
-                 {0x24, 0x00, 0x03, 0x00}, area});
+                 {0x24, 0x00, 0x02, 0x00}, area});
 }
 
 // A queued packet whose conntrack carries the helper's private data (nfnl_cthelper_to_nlattr puts
 // CTA_HELP_INFO after the name, inside CTA_HELP).
 Bytes PacketWithArea(const Bytes& area) {
   return Concat({
-      {0xd0, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00,  // len 208, NFQNL_MSG_PACKET
+      {0xd4, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00,  // len 212, NFQNL_MSG_PACKET
        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
        0x02, 0x00, 0x00, 0x07},                         // NFPROTO_IPV4, queue 7
       {0x0b, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2a,  // PACKET_HDR: id 42
        0x08, 0x00, 0x04, 0x00},
-      {0x9c, 0x00, 0x0b, 0x80},                         // NFQA_CT, 156 bytes
+      {0xa0, 0x00, 0x0b, 0x80},                         // NFQA_CT, 160 bytes
       {0x34, 0x00, 0x01, 0x80, 0x14, 0x00, 0x01, 0x80,  //   CTA_TUPLE_ORIG
        0x08, 0x00, 0x01, 0x00, 0xc0, 0x00, 0x02, 0x02,  //     192.0.2.2
        0x08, 0x00, 0x02, 0x00, 0xc6, 0x33, 0x64, 0x02,  //     198.51.100.2
@@ -126,7 +126,7 @@ QueuedPacket Parse(const Bytes& bytes) {
 
 TEST(HelpInfoTest, QueuedPacketBringsTheArea) {
   const Bytes bytes = PacketWithArea(LoggedInArea());
-  ASSERT_EQ(bytes.size(), 208u);
+  ASSERT_EQ(bytes.size(), 212u);
   QueuedPacket p = Parse(bytes);
   ASSERT_TRUE(p.conntrack.has_value());
   EXPECT_EQ(p.conntrack->helper_name, "ftp-alg");
