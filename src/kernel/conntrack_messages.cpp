@@ -91,6 +91,9 @@ DecodeError ParseConntrackSeqAdjustments(std::span<const uint8_t> message,
   if (!IsNested(tb[CTA_HELP])) return DecodeError::kBadAttribute;
   std::array<const nlattr*, CTA_HELP_MAX + 1> help{};
   if (DecodeError e = ParseNested(tb[CTA_HELP], help); e != DecodeError::kNone) return e;
+  if (help[CTA_HELP_NAME] != nullptr && IsNulString(help[CTA_HELP_NAME], 15)) {
+    out->helper_name = std::string(GetString(help[CTA_HELP_NAME]));
+  }
   if (help[CTA_HELP_INFO] != nullptr) {
     const auto* info = static_cast<const uint8_t*>(mnl_attr_get_payload(help[CTA_HELP_INFO]));
     out->helper_info.emplace(info, info + mnl_attr_get_payload_len(help[CTA_HELP_INFO]));

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "ftpalg/expectation.h"
@@ -59,7 +60,8 @@ BuildResult BuildConntrackGet(std::span<uint8_t> buffer, uint32_t seq, const Tup
 struct ConntrackSeqAdjustments {
   std::optional<SeqAdjustment> original;
   std::optional<SeqAdjustment> reply;
-  // CTA_HELP/CTA_HELP_INFO (tests, diagnostics).
+  // CTA_HELP/CTA_HELP_NAME and CTA_HELP_INFO (tests, diagnostics).
+  std::string helper_name;
   std::optional<std::vector<uint8_t>> helper_info;
 };
 // Reads one CTA_SEQ_ADJ_ORIG/REPLY nest (nullptr: absent, *out unchanged).

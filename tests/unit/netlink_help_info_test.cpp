@@ -220,6 +220,7 @@ TEST(HelpInfoTest, SeqAdjustUpdateCarriesTheAreaToo) {
   ASSERT_TRUE(parsed.helper_info.has_value());
   EXPECT_EQ(Hex(*parsed.helper_info), Hex(area));
   EXPECT_EQ(parsed.original, (SeqAdjustment{100, 0, 3}));
+  EXPECT_EQ(parsed.helper_name, "ftp-alg");
 }
 
 QueuedConntrack ConntrackWithArea(std::optional<Bytes>* storage, std::optional<Bytes> area) {
@@ -290,6 +291,10 @@ std::string WriteAndReadBack(const char* name, uint32_t length, std::optional<By
     error = "creating the conntrack: " + ErrnoText(e);
   } else if (KernelStatus s = conntracks.SetHelpInfo(original, 0, Update(area)); !s.ok()) {
     error = "writing the area: " + s.message;
+    ConntrackSeqAdjustments now;
+    KernelStatus got = conntracks.GetSeqAdjustments(original, 0, &now);
+    error += " (the conntrack as read back: " +
+             (got.ok() ? "helper '" + now.helper_name + "'" : got.message) + ")";
   } else if (KernelStatus got = conntracks.GetSeqAdjustments(original, 0, &read); !got.ok()) {
     error = "reading back: " + got.message;
   }
