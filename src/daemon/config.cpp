@@ -1,7 +1,6 @@
 #include "daemon/config.h"
 
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "settings/engine_options.h"

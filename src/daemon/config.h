@@ -22,7 +22,7 @@ struct DaemonConfig {
   bool log_packets = false;                       // debug: one line per queued packet
   bool check_only = false;                        // probe the kernel and exit
   bool release_only = false;                      // disable a registration nobody serves, exit
-  std::string deprecation_notice;  // set when a deprecated option spelling was used
+  std::string deprecation_notice;                 // set when a deprecated option spelling was used
 
   Log::Format LogFormat() const {
     return log_format == "text" ? Log::Format::kText : Log::Format::kJson;

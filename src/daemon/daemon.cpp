@@ -277,24 +277,20 @@ void Daemon::Impl::SendRewritten(const kernel::QueuedPacket& packet, Direction d
     // Before the verdict, and acknowledged: the kernel adjusts this very segment (and every later
     // one) when the verdict re-injects it (nf_confirm_cthelper), so the adjustment must be there
     // by then. A retransmission of a rewritten segment keeps the adjustment it had (no update).
-    const Tuple& original = packet.conntrack->connection.original;
-    kernel::KernelStatus status = conntracks_.SetSeqAdjustment(
-        original, packet.conntrack->zone, direction, *decision.seq_adjustment, help);
-    if (help != nullptr && status.ok()) session_keeper_.Count(SessionKeeper::WritePath::kCtnetlink);
-    if (help != nullptr && !status.ok()) {
-      // The session state must never cost a rewrite: once more without it.
-      status = conntracks_.SetSeqAdjustment(original, packet.conntrack->zone, direction,
-                                            *decision.seq_adjustment);
-    }
-    help = nullptr;
+    // The snapshot does not ride on this update: on 6.1 a ctnetlink update carrying CTA_HELP was
+    // refused (EOPNOTSUPP) in the live test (netlink_help_info_test.cpp), so it goes with the
+    // session's next packet whose verdict keeps its length (below).
+    const kernel::KernelStatus status =
+        conntracks_.SetSeqAdjustment(packet.conntrack->connection.original, packet.conntrack->zone,
+                                     direction, *decision.seq_adjustment);
     if (!status.ok()) {
       ++seq_adjust_errors_;
       log_.Warning("rewrite not applied: " + status.message);
       return AcceptUnchanged(packet.packet_id);
     }
   }
-  // A verdict with NFQA_CT must keep the payload's length (help_info.h); a retransmitted rewrite
-  // changes it without a new adjustment, so its state goes with the session's next packet.
+  // A verdict with NFQA_CT must keep the payload's length (help_info.h): the state of a packet
+  // whose length changed goes with the session's next packet.
   if (help != nullptr && decision.packet.size() != packet.payload.size()) {
     session_keeper_.Count(SessionKeeper::WritePath::kDeferred);
     help = nullptr;
@@ -364,8 +360,6 @@ std::string Daemon::Impl::Metrics() const {
       {"reloads", "configuration reloads (SIGHUP)", false, static_cast<double>(reloads_)},
       {"session_state_writes_verdict", "session snapshots stored with a verdict", false,
        static_cast<double>(session_keeper_.stats().writes_verdict)},
-      {"session_state_writes_ctnetlink", "session snapshots stored with a ctnetlink update", false,
-       static_cast<double>(session_keeper_.stats().writes_ctnetlink)},
       {"session_state_writes_deferred", "session snapshots left for the session's next packet",
        false, static_cast<double>(session_keeper_.stats().writes_deferred)},
       {"session_state_reads", "packets whose conntrack held a session snapshot", false,

@@ -41,9 +41,6 @@ void SessionKeeper::Count(WritePath path) {
     case WritePath::kVerdict:
       ++stats_.writes_verdict;
       break;
-    case WritePath::kCtnetlink:
-      ++stats_.writes_ctnetlink;
-      break;
     case WritePath::kDeferred:
       ++stats_.writes_deferred;
       break;

@@ -7,9 +7,9 @@
 // brought (the kernel's copy is the truth: nothing is cached here). The snapshot holds state that
 // changes a few times per session (greeting, login, EPSV ALL, step-aside), so most packets write
 // nothing. Where: in the packet's verdict (NFQA_CT {CTA_HELP}) when the payload keeps its length;
-// in the ctnetlink update that sets the sequence adjustment when the rewrite changed the length
-// (a verdict must then not carry NFQA_CT: conntrack_messages.h); otherwise (a retransmitted
-// rewrite, whose length changed but needs no new adjustment) with the session's next packet.
+// when a rewrite changed the length (a verdict must then not carry NFQA_CT: conntrack_messages.h),
+// with the session's next packet. Not in the ctnetlink update of the sequence adjustment: on 6.1 an
+// update carrying CTA_HELP was refused with EOPNOTSUPP (netlink_help_info_test.cpp, live).
 #pragma once
 
 #include <cstdint>
@@ -22,13 +22,12 @@
 namespace ftpalg {
 
 struct SessionKeeperStats {
-  uint64_t resumed_reads = 0;     // snapshots handed to the engine for a packet
-  uint64_t never_written = 0;     // packets whose conntrack's area was all zero
-  uint64_t unreadable = 0;        // areas of another size or version, or malformed
-  uint64_t without_area = 0;      // packets whose helper has no private data (old registration)
-  uint64_t writes_verdict = 0;    // written with the packet's verdict
-  uint64_t writes_ctnetlink = 0;  // written with the sequence adjustment update
-  uint64_t writes_deferred = 0;   // left for the next packet (length-changed retransmission)
+  uint64_t resumed_reads = 0;    // snapshots handed to the engine for a packet
+  uint64_t never_written = 0;    // packets whose conntrack's area was all zero
+  uint64_t unreadable = 0;       // areas of another size or version, or malformed
+  uint64_t without_area = 0;     // packets whose helper has no private data (old registration)
+  uint64_t writes_verdict = 0;   // written with the packet's verdict
+  uint64_t writes_deferred = 0;  // left for the next packet (length-changed retransmission)
 };
 
 class SessionKeeper {
@@ -44,7 +43,7 @@ class SessionKeeper {
                                        const std::optional<SessionSnapshot>& current) const;
 
   // The daemon reports where a write went.
-  enum class WritePath : uint8_t { kVerdict, kCtnetlink, kDeferred };
+  enum class WritePath : uint8_t { kVerdict, kDeferred };
   void Count(WritePath path);
 
   const SessionKeeperStats& stats() const { return stats_; }

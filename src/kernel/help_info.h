@@ -13,7 +13,11 @@
 //   conntrack's own helper (another name: EBUSY, an unknown one: EOPNOTSUPP). from_nlattr copies
 //   the attribute (nla_memcpy: at most 32 bytes, the rest zeroed); for a helper created with
 //   length 0 it fails and ctnetlink_change_helper ignores that: the write is silently lost. The
-//   daemon therefore checks the registered length at start (DaemonHelpInfo in the daemon).
+//   daemon therefore checks the registered length at start.
+// - Observed on 6.1 (tests/vm/netlink-live.sh): the verdict path stores the area (the restart
+//   test resumes from it), and an area given when a conntrack is created over ctnetlink reads
+//   back; but an IPCTNL_MSG_CT_NEW update carrying CTA_HELP of such a conntrack was refused with
+//   EOPNOTSUPP (not understood yet). The daemon writes with verdicts only.
 // - A verdict must not carry NFQA_CT when its payload length changed (conntrack_messages.h: the
 //   kernel's own sequence adjustment is wrong for IPv6); such packets get a ctnetlink update
 //   anyway, which carries the help info instead.

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <span>
 #include <string>
 
 #include "ftpalg/ip_address.h"
@@ -35,9 +36,10 @@ inline void ExpectScenarioPasses(std::string (*scenario)()) {
 }
 
 // A TCP conntrack made with ctnetlink (IPCTNL_MSG_CT_NEW): both tuples, a timeout, state
-// ESTABLISHED and, unless `helper` is empty, a helper. Returns 0 or the kernel's errno.
+// ESTABLISHED and, unless `helper` is empty, a helper (with `helper_info` as its private data when
+// given). Returns 0 or the kernel's errno.
 inline int CreateConntrack(NetlinkSocket& socket, const Tuple& original, const Tuple& reply,
-                           const char* helper) {
+                           const char* helper, std::span<const uint8_t> helper_info = {}) {
   alignas(8) std::array<uint8_t, 512> buffer{};
   MessageBuilder b(buffer, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW,
                    NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, socket.NextSeq(),
@@ -53,8 +55,20 @@ inline int CreateConntrack(NetlinkSocket& socket, const Tuple& original, const T
   if (helper[0] != '\0') {
     nlattr* help = b.BeginNest(CTA_HELP);
     b.PutStrz(CTA_HELP_NAME, helper);
+    if (!helper_info.empty()) b.PutBytes(CTA_HELP_INFO, helper_info);
     b.EndNest(help);
   }
+  BuildResult built = b.Finish();
+  if (!built.ok()) return EINVAL;
+  return socket.Request(built.message).error;
+}
+
+// Deletes the TCP conntrack with that original tuple (IPCTNL_MSG_CT_DELETE). Returns 0 or errno.
+inline int DeleteConntrack(NetlinkSocket& socket, const Tuple& original) {
+  alignas(8) std::array<uint8_t, 256> buffer{};
+  MessageBuilder b(buffer, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, socket.NextSeq(),
+                   original.family() == Family::kIpv4 ? AF_INET : AF_INET6, 0);
+  PutCtTuple(b, CTA_TUPLE_ORIG, original, IPPROTO_TCP);
   BuildResult built = b.Finish();
   if (!built.ok()) return EINVAL;
   return socket.Request(built.message).error;
