@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <span>
 #include <string>
 
 #include "ftpalg/ip_address.h"
@@ -36,10 +35,9 @@ inline void ExpectScenarioPasses(std::string (*scenario)()) {
 }
 
 // A TCP conntrack made with ctnetlink (IPCTNL_MSG_CT_NEW): both tuples, a timeout, state
-// ESTABLISHED and, unless `helper` is empty, a helper (with `helper_info` as its private data when
-// given). Returns 0 or the kernel's errno.
+// ESTABLISHED and, unless `helper` is empty, a helper. Returns 0 or the kernel's errno.
 inline int CreateConntrack(NetlinkSocket& socket, const Tuple& original, const Tuple& reply,
-                           const char* helper, std::span<const uint8_t> helper_info = {}) {
+                           const char* helper) {
   alignas(8) std::array<uint8_t, 512> buffer{};
   MessageBuilder b(buffer, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW,
                    NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, socket.NextSeq(),
@@ -55,7 +53,6 @@ inline int CreateConntrack(NetlinkSocket& socket, const Tuple& original, const T
   if (helper[0] != '\0') {
     nlattr* help = b.BeginNest(CTA_HELP);
     b.PutStrz(CTA_HELP_NAME, helper);
-    if (!helper_info.empty()) b.PutBytes(CTA_HELP_INFO, helper_info);
     b.EndNest(help);
   }
   BuildResult built = b.Finish();
