@@ -277,9 +277,9 @@ void Daemon::Impl::SendRewritten(const kernel::QueuedPacket& packet, Direction d
     // Before the verdict, and acknowledged: the kernel adjusts this very segment (and every later
     // one) when the verdict re-injects it (nf_confirm_cthelper), so the adjustment must be there
     // by then. A retransmission of a rewritten segment keeps the adjustment it had (no update).
-    // The snapshot does not ride on this update: on 6.1 a ctnetlink update carrying CTA_HELP was
-    // refused (EOPNOTSUPP) in the live test (netlink_help_info_test.cpp), so it goes with the
-    // session's next packet whose verdict keeps its length (below).
+    // The snapshot does not ride on this update (it could: netlink_help_info_test.cpp, live on
+    // 6.1); it goes with the session's next packet whose verdict keeps its length (below), the
+    // path the restart test proves. A state change and a length change in one packet are rare.
     const kernel::KernelStatus status =
         conntracks_.SetSeqAdjustment(packet.conntrack->connection.original, packet.conntrack->zone,
                                      direction, *decision.seq_adjustment);

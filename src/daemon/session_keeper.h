@@ -8,8 +8,8 @@
 // changes a few times per session (greeting, login, EPSV ALL, step-aside), so most packets write
 // nothing. Where: in the packet's verdict (NFQA_CT {CTA_HELP}) when the payload keeps its length;
 // when a rewrite changed the length (a verdict must then not carry NFQA_CT: conntrack_messages.h),
-// with the session's next packet. Not in the ctnetlink update of the sequence adjustment: on 6.1 an
-// update carrying CTA_HELP was refused with EOPNOTSUPP (netlink_help_info_test.cpp, live).
+// with the session's next packet. Not in the ctnetlink update of the sequence adjustment, which
+// could carry it (kernel/help_info.h): one write path, the one the restart test proves.
 #pragma once
 
 #include <cstdint>

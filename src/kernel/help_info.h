@@ -14,10 +14,10 @@
 //   the attribute (nla_memcpy: at most 32 bytes, the rest zeroed); for a helper created with
 //   length 0 it fails and ctnetlink_change_helper ignores that: the write is silently lost. The
 //   daemon therefore checks the registered length at start.
-// - Observed on 6.1 (tests/vm/netlink-live.sh): the verdict path stores the area (the restart
-//   test resumes from it), and an area given when a conntrack is created over ctnetlink reads
-//   back; but an IPCTNL_MSG_CT_NEW update carrying CTA_HELP of such a conntrack was refused with
-//   EOPNOTSUPP (not understood yet). The daemon writes with verdicts only.
+// - Observed on 6.1: the verdict path stores the area (faults.sh fault-restart-sessions resumes
+//   from it) and so does an IPCTNL_MSG_CT_NEW update (tests/vm/netlink-live.sh). An area given
+//   when a conntrack is created over ctnetlink is lost: ctnetlink_create_conntrack calls
+//   from_nlattr before it sets help->helper. The daemon writes with verdicts only.
 // - A verdict must not carry NFQA_CT when its payload length changed (conntrack_messages.h: the
 //   kernel's own sequence adjustment is wrong for IPv6); such packets get a ctnetlink update
 //   anyway, which carries the help info instead.
