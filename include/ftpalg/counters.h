@@ -37,6 +37,7 @@ namespace ftpalg {
   X(kSessions, "sessions", "control connections tracked")                                     \
   X(kSessionsActive, "sessions_active", "control connections tracked now (gauge)")            \
   X(kSessionsExpired, "sessions_expired", "sessions dropped after idling")                    \
+  X(kSessionsResumed, "sessions_resumed", "sessions resumed from state kept in conntrack")   \
   X(kSessionsRejected, "sessions_rejected", "sessions not tracked: table full")               \
   X(kStepAsideTls, "step_aside_tls", "sessions that switched to TLS")                         \
   X(kStepAsideNotFtp, "step_aside_not_ftp", "sessions that are not FTP (slipstreaming)")      \

@@ -1,6 +1,7 @@
 // The engine: one function that the daemon and the replay tool both call. Packet in, decision out.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "ftpalg/policy.h"
 #include "ftpalg/seq_shift.h"
 #include "ftpalg/session_view.h"
+#include "ftpalg/session_snapshot.h"
 
 namespace ftpalg {
 
@@ -52,6 +54,14 @@ struct PacketInput {
   // them (replay), the caller derives them from its NAT description (NatDescription::Classify).
   ControlConnection control;
   Direction direction = Direction::kOriginal;
+  // The state a session of this connection had before the daemon restarted (the conntrack's
+  // helper private data, session_snapshot.h). Used only when this packet starts the engine's
+  // session; without it a session picked up mid-stream follows the pickup rules.
+  std::optional<SessionSnapshot> resume;
+  // The sequence adjustments the kernel applies to the connection now, indexed by Direction (a
+  // live gateway reads them from the queued packet's conntrack). Used, like `resume`, only when
+  // this packet starts the engine's session: a later length change then continues them.
+  std::array<std::optional<SeqAdjustment>, 2> kernel_seq_adjustments;
 };
 
 struct Decision {
@@ -92,6 +102,10 @@ class Engine {
   // Every control line of a session being parsed goes to `observer` too (nullptr: none). The
   // observer must outlive the engine or be unset first.
   void SetLineObserver(ControlLineObserver* observer);
+  // What the session of a control connection would need to go on after a restart (nullopt when
+  // the engine has no session for it). The caller stores it with the connection when it differs
+  // from what is stored, and hands it back in PacketInput::resume.
+  std::optional<SessionSnapshot> Snapshot(const Tuple& original) const;
 
   // Replaces the policy and limits (SIGHUP); sessions keep their state.
   void Reconfigure(const EngineConfig& config);

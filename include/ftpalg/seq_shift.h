@@ -51,6 +51,11 @@ class SeqShift {
   // on the wire) and a delta of 0: those return nullopt (the adjustment stays as it was).
   std::optional<SeqAdjustment> Record(uint32_t segment_seq, int32_t delta);
 
+  // Starts an empty shift from the adjustment the kernel already applies to this direction (a
+  // session resumed after a daemon restart), so that the next Record() continues it instead of
+  // starting again from 0. Ignored when changes are recorded already.
+  void Seed(const SeqAdjustment& adjustment);
+
   // The offset to add to an original sequence number `seq` of this direction: the sum of the
   // deltas recorded at segments strictly before `seq`.
   int64_t OffsetFor(uint32_t seq) const;

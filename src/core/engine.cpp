@@ -13,6 +13,7 @@
 #include "ftpalg/packet_view.h"
 #include "ftpalg/recorded_edits.h"
 #include "ftpalg/session.h"
+#include "ftpalg/session_snapshot.h"
 #include "ftpalg/step_aside.h"
 
 namespace ftpalg {
@@ -73,6 +74,11 @@ class Engine::Impl {
     return views;
   }
   size_t ApproximateMemory() const;
+  std::optional<SessionSnapshot> Snapshot(const Tuple& original) const {
+    auto it = sessions_.find(original);
+    if (it == sessions_.end()) return std::nullopt;
+    return SnapshotOf(it->second);
+  }
 
  private:
   // Hands the framer's lines of the packet being processed to the line handlers.
@@ -227,6 +233,15 @@ Session* Engine::Impl::FindOrCreateSession(const PacketInput& input, const TcpPa
   counters().Add(Counter::kSessions);
   counters().Add(Counter::kSessionsActive);
   session.login = InitialLoginState(view.HasFlag(tcp_flags::kSyn), config_.policy);
+  if (input.resume) {
+    ResumeFrom(*input.resume, session);
+    counters().Add(Counter::kSessionsResumed);
+  }
+  for (size_t i = 0; i < session.streams.size(); ++i) {
+    if (const auto& adjustment = input.kernel_seq_adjustments[i]) {
+      session.streams[i].shift.Seed(*adjustment);
+    }
+  }
   return &session;
 }
 
@@ -366,6 +381,9 @@ void Engine::EndSession(const Tuple& original, Timestamp now, std::vector<Event>
 }
 void Engine::Reconfigure(const EngineConfig& config) { impl_->Reconfigure(config); }
 void Engine::SetLineObserver(ControlLineObserver* observer) { impl_->SetLineObserver(observer); }
+std::optional<SessionSnapshot> Engine::Snapshot(const Tuple& original) const {
+  return impl_->Snapshot(original);
+}
 size_t Engine::session_count() const { return impl_->session_count(); }
 std::vector<SessionView> Engine::Sessions(Timestamp now, size_t limit) const {
   return impl_->Sessions(now, limit);

@@ -21,6 +21,14 @@ std::optional<SeqAdjustment> SeqShift::Record(uint32_t segment_seq, int32_t delt
   return SeqAdjustment{segment_seq, offset_before, static_cast<int32_t>(total_)};
 }
 
+void SeqShift::Seed(const SeqAdjustment& adjustment) {
+  if (count_ != 0) return;
+  base_ = adjustment.offset_before;
+  changes_[0] = Change{adjustment.correction_pos, adjustment.offset_after};
+  count_ = 1;
+  total_ = adjustment.offset_after;
+}
+
 int64_t SeqShift::OffsetFor(uint32_t seq) const {
   // The newest change that `seq` is strictly after decides; the segment that was rewritten starts
   // exactly at its segment_seq and so still takes the offset from before it (nf_ct_seqadj:

@@ -24,15 +24,12 @@ void Log::Decision(const Event& event) {
 
 void Log::Notice(std::string_view level, std::string_view message) {
   if (format_ == Format::kJson) {
-    nlohmann::ordered_json line = {{"event", "log"},
-                                   {"time", TimestampSeconds(Now())},
-                                   {"level", level},
-                                   {"msg", message}};
+    nlohmann::ordered_json line = {
+        {"event", "log"}, {"time", TimestampSeconds(Now())}, {"level", level}, {"msg", message}};
     std::fprintf(out_, "%s\n", JsonLine(line).c_str());
   } else {
-    std::fprintf(out_, "%.6f %.*s: %.*s\n", TimestampSeconds(Now()),
-                 static_cast<int>(level.size()), level.data(), static_cast<int>(message.size()),
-                 message.data());
+    std::fprintf(out_, "%.6f %.*s: %.*s\n", TimestampSeconds(Now()), static_cast<int>(level.size()),
+                 level.data(), static_cast<int>(message.size()), message.data());
   }
   std::fflush(out_);
 }

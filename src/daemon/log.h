@@ -13,7 +13,8 @@ namespace ftpalg::daemon {
 class Log {
  public:
   enum class Format { kJson, kText };
-  explicit Log(Format format = Format::kJson, std::FILE* out = stderr) : format_(format), out_(out) {}
+  explicit Log(Format format = Format::kJson, std::FILE* out = stderr)
+      : format_(format), out_(out) {}
   void set_format(Format format) { format_ = format; }
 
   void Decision(const Event& event);

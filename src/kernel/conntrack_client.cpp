@@ -30,15 +30,25 @@ KernelStatus ConntrackClient::Open() {
 }
 
 KernelStatus ConntrackClient::SetSeqAdjustment(const Tuple& original, uint16_t zone,
-                                               Direction direction,
-                                               const SeqAdjustment& adjustment) {
-  BuildResult built =
-      BuildConntrackSeqAdjust(buffer_, socket_.NextSeq(), original, zone, direction, adjustment);
+                                               Direction direction, const SeqAdjustment& adjustment,
+                                               const HelpInfoUpdate* help) {
+  BuildResult built = BuildConntrackSeqAdjust(buffer_, socket_.NextSeq(), original, zone, direction,
+                                              adjustment, help);
   if (!built.ok()) return KernelStatus::Error(EINVAL, "cannot encode the sequence adjustment");
   NetlinkSocket::Answer answer = socket_.Request(built.message);
   if (answer.error == 0) return KernelStatus::Ok();
   return KernelStatus::Error(answer.error,
                              Describe("sequence adjustment of " + TupleText(original), answer));
+}
+
+KernelStatus ConntrackClient::SetHelpInfo(const Tuple& original, uint16_t zone,
+                                          const HelpInfoUpdate& help) {
+  BuildResult built = BuildConntrackHelpInfo(buffer_, socket_.NextSeq(), original, zone, help);
+  if (!built.ok()) return KernelStatus::Error(EINVAL, "cannot encode the helper's private data");
+  NetlinkSocket::Answer answer = socket_.Request(built.message);
+  if (answer.error == 0) return KernelStatus::Ok();
+  return KernelStatus::Error(answer.error,
+                             Describe("helper private data of " + TupleText(original), answer));
 }
 
 KernelStatus ConntrackClient::GetSeqAdjustments(const Tuple& original, uint16_t zone,

@@ -21,8 +21,12 @@ class ConntrackClient {
   // Sets `direction`'s sequence adjustment of the conntrack with original tuple `original` and
   // waits for the kernel's answer, so that a verdict sent afterwards is adjusted by it. ENOENT: the
   // conntrack is gone.
+  // `help` (non-null) writes the helper's private data in the same message (help_info.h).
   KernelStatus SetSeqAdjustment(const Tuple& original, uint16_t zone, Direction direction,
-                                const SeqAdjustment& adjustment);
+                                const SeqAdjustment& adjustment,
+                                const HelpInfoUpdate* help = nullptr);
+  // Writes only the helper's private data.
+  KernelStatus SetHelpInfo(const Tuple& original, uint16_t zone, const HelpInfoUpdate& help);
   // Reads the conntrack's sequence adjustments back (tests, diagnostics).
   KernelStatus GetSeqAdjustments(const Tuple& original, uint16_t zone,
                                  ConntrackSeqAdjustments* out);

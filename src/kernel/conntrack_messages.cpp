@@ -1,5 +1,6 @@
 #include "kernel/conntrack_messages.h"
 
+#include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
@@ -41,10 +42,15 @@ DecodeError ParseSeqAdjustment(const nlattr* nest, std::optional<SeqAdjustment>*
 
 }  // namespace
 
+DecodeError ParseSeqAdjustmentNest(const nlattr* nest, std::optional<SeqAdjustment>* out) {
+  return ParseSeqAdjustment(nest, out);
+}
+
 BuildResult BuildConntrackSeqAdjust(std::span<uint8_t> buffer, uint32_t seq, const Tuple& original,
                                     uint16_t zone, Direction direction,
-                                    const SeqAdjustment& adjustment) {
+                                    const SeqAdjustment& adjustment, const HelpInfoUpdate* help) {
   MessageBuilder b = Start(buffer, IPCTNL_MSG_CT_NEW, seq, original, zone);
+  if (help != nullptr) PutHelpInfo(b, *help);
   nlattr* nest =
       b.BeginNest(direction == Direction::kOriginal ? CTA_SEQ_ADJ_ORIG : CTA_SEQ_ADJ_REPLY);
   b.PutBe32(CTA_SEQADJ_CORRECTION_POS, adjustment.correction_pos);
@@ -52,6 +58,13 @@ BuildResult BuildConntrackSeqAdjust(std::span<uint8_t> buffer, uint32_t seq, con
   b.PutBe32(CTA_SEQADJ_OFFSET_BEFORE, static_cast<uint32_t>(adjustment.offset_before));
   b.PutBe32(CTA_SEQADJ_OFFSET_AFTER, static_cast<uint32_t>(adjustment.offset_after));
   b.EndNest(nest);
+  return b.Finish();
+}
+
+BuildResult BuildConntrackHelpInfo(std::span<uint8_t> buffer, uint32_t seq, const Tuple& original,
+                                   uint16_t zone, const HelpInfoUpdate& help) {
+  MessageBuilder b = Start(buffer, IPCTNL_MSG_CT_NEW, seq, original, zone);
+  PutHelpInfo(b, help);
   return b.Finish();
 }
 
@@ -70,7 +83,22 @@ DecodeError ParseConntrackSeqAdjustments(std::span<const uint8_t> message,
       e != DecodeError::kNone) {
     return e;
   }
-  return ParseSeqAdjustment(tb[CTA_SEQ_ADJ_REPLY], &out->reply);
+  if (DecodeError e = ParseSeqAdjustment(tb[CTA_SEQ_ADJ_REPLY], &out->reply);
+      e != DecodeError::kNone) {
+    return e;
+  }
+  if (tb[CTA_HELP] == nullptr) return DecodeError::kNone;
+  if (!IsNested(tb[CTA_HELP])) return DecodeError::kBadAttribute;
+  std::array<const nlattr*, CTA_HELP_MAX + 1> help{};
+  if (DecodeError e = ParseNested(tb[CTA_HELP], help); e != DecodeError::kNone) return e;
+  if (help[CTA_HELP_NAME] != nullptr && IsNulString(help[CTA_HELP_NAME], 15)) {
+    out->helper_name = std::string(GetString(help[CTA_HELP_NAME]));
+  }
+  if (help[CTA_HELP_INFO] != nullptr) {
+    const auto* info = static_cast<const uint8_t*>(mnl_attr_get_payload(help[CTA_HELP_INFO]));
+    out->helper_info.emplace(info, info + mnl_attr_get_payload_len(help[CTA_HELP_INFO]));
+  }
+  return DecodeError::kNone;
 }
 
 }  // namespace ftpalg::kernel

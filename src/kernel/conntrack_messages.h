@@ -30,19 +30,26 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "ftpalg/expectation.h"
 #include "ftpalg/seq_shift.h"
+#include "kernel/help_info.h"
 #include "kernel/netlink_codec.h"
 
 namespace ftpalg::kernel {
 
 // IPCTNL_MSG_CT_NEW (update only, acknowledged) of the conntrack whose original tuple is
 // `original` (TCP), setting the sequence adjustment of `direction` to `adjustment`. `zone` 0 (the
-// default) is not sent.
+// default) is not sent. `help` (non-null) also writes the helper's private data (help_info.h).
 BuildResult BuildConntrackSeqAdjust(std::span<uint8_t> buffer, uint32_t seq, const Tuple& original,
                                     uint16_t zone, Direction direction,
-                                    const SeqAdjustment& adjustment);
+                                    const SeqAdjustment& adjustment,
+                                    const HelpInfoUpdate* help = nullptr);
+// IPCTNL_MSG_CT_NEW (update only, acknowledged) writing only the helper's private data.
+BuildResult BuildConntrackHelpInfo(std::span<uint8_t> buffer, uint32_t seq, const Tuple& original,
+                                   uint16_t zone, const HelpInfoUpdate& help);
 
 // IPCTNL_MSG_CT_GET (acknowledged) of one conntrack by its original tuple (TCP).
 BuildResult BuildConntrackGet(std::span<uint8_t> buffer, uint32_t seq, const Tuple& original,
@@ -53,7 +60,12 @@ BuildResult BuildConntrackGet(std::span<uint8_t> buffer, uint32_t seq, const Tup
 struct ConntrackSeqAdjustments {
   std::optional<SeqAdjustment> original;
   std::optional<SeqAdjustment> reply;
+  // CTA_HELP/CTA_HELP_NAME and CTA_HELP_INFO (tests, diagnostics).
+  std::string helper_name;
+  std::optional<std::vector<uint8_t>> helper_info;
 };
+// Reads one CTA_SEQ_ADJ_ORIG/REPLY nest (nullptr: absent, *out unchanged).
+DecodeError ParseSeqAdjustmentNest(const nlattr* nest, std::optional<SeqAdjustment>* out);
 // Reads them from an IPCTNL_MSG_CT_NEW message (a GET answer, a dump entry or an event).
 DecodeError ParseConntrackSeqAdjustments(std::span<const uint8_t> message,
                                          ConntrackSeqAdjustments* out);

@@ -2,7 +2,9 @@
 
 #include <linux/netfilter.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 
 namespace ftpalg::kernel {
 namespace {
@@ -44,6 +46,7 @@ HelperSpec SpecFor(const HelperRegistration& registration, uint16_t l3num) {
   spec.policy = registration.policy;
   if (spec.policy.name.empty()) spec.policy.name = registration.name;
   spec.enabled = true;
+  spec.priv_data_len = registration.priv_data_len;
   return spec;
 }
 
@@ -165,8 +168,14 @@ KernelStatus CthelperClient::Create(const HelperSpec& spec) {
 KernelStatus CthelperClient::RegisterOne(const HelperSpec& spec) {
   HelperInfo existing;
   KernelStatus got = Get(spec.key, &existing);
-  if (got.error == ENOENT) return Create(spec);
+  if (got.error == ENOENT) {
+    KernelStatus created = Create(spec);
+    if (created.ok()) private_data_length_ = std::min(private_data_length_, spec.priv_data_len);
+    return created;
+  }
   if (!got.ok()) return got;
+  // Taken over in place below: its private data length stays what it was created with.
+  private_data_length_ = std::min(private_data_length_, existing.priv_data_len);
 
   if (existing.queue_num != spec.queue_num && existing.queue_num <= UINT16_MAX) {
     auto owner = QueueOwnerPortid(static_cast<uint16_t>(existing.queue_num));
@@ -207,6 +216,7 @@ KernelStatus CthelperClient::Register(const HelperRegistration& registration) {
     return KernelStatus::Error(EINVAL, "helper and policy names need 1 to " +
                                            std::to_string(kHelperNameMax) + " characters");
   }
+  private_data_length_ = UINT32_MAX;
   for (uint16_t l3num : registration.families) {
     KernelStatus status = RegisterOne(SpecFor(registration, l3num));
     if (!status.ok()) return status;

@@ -33,6 +33,9 @@ struct HelperRegistration {
   // ip6 table finds only the IPv6 registration. (Numbers, not the macros: <linux/netfilter.h>
   // drags in <linux/in.h>, which clashes with <netinet/in.h> when included first.)
   std::vector<uint16_t> families = {2, 10};
+  // Private data per conntrack (help_info.h). Only a new registration gets it: an existing one
+  // keeps the length it was created with (an update cannot change it), see private_data_length().
+  uint32_t priv_data_len = 0;
 };
 
 class CthelperClient {
@@ -46,6 +49,10 @@ class CthelperClient {
   // Deletes every family's registration; see the header comment before using it.
   KernelStatus Unregister(const HelperRegistration& registration);
 
+  // After Register(): the smallest private data length of the registrations (an older one taken
+  // over in place may have none).
+  uint32_t private_data_length() const { return private_data_length_; }
+
   // One registration; error ENOENT when there is none.
   KernelStatus Get(const HelperKey& key, HelperInfo* out);
   // Every userspace helper the kernel knows.
@@ -57,6 +64,7 @@ class CthelperClient {
   NetlinkSocket::Answer Send(const BuildResult& built);
 
   NetlinkSocket socket_;
+  uint32_t private_data_length_ = 0;
   std::vector<uint8_t> buffer_ = std::vector<uint8_t>(1024);
 };
 

@@ -69,8 +69,9 @@ BuildResult BuildHelperCreate(std::span<uint8_t> buffer, uint32_t seq, const Hel
   PutNameAndTuple(b, spec.key);
   b.PutBe32(NFCTH_QUEUE_NUM, spec.queue_num);
   PutPolicySet(b, spec.policy);
-  // Mandatory on creation (nfnl_cthelper_create answers EINVAL without it).
-  b.PutBe32(NFCTH_PRIV_DATA_LEN, 0);
+  // Mandatory on creation (nfnl_cthelper_create answers EINVAL without it; ENOMEM above the 32
+  // bytes of nf_conn_help's data).
+  b.PutBe32(NFCTH_PRIV_DATA_LEN, spec.priv_data_len);
   b.PutBe32(NFCTH_STATUS, StatusValue(spec.enabled));
   return b.Finish();
 }

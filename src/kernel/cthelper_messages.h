@@ -49,10 +49,12 @@ struct HelperSpec {
   uint16_t queue_num = 0;
   HelperPolicy policy;  // exactly one expectation class: FTP needs no more
   bool enabled = true;  // NFCTH_STATUS: a disabled userspace helper lets packets pass unqueued
+  // NFCTH_PRIV_DATA_LEN: bytes of private data per conntrack (help_info.h); sent on creation only.
+  uint32_t priv_data_len = 0;
 };
 
 // NEW with NLM_F_CREATE | NLM_F_EXCL: name, tuple, queue number, a policy set of one, private data
-// length 0 (this helper keeps no per-conntrack data in the kernel) and status.
+// length and status.
 BuildResult BuildHelperCreate(std::span<uint8_t> buffer, uint32_t seq, const HelperSpec& spec);
 // NEW without NLM_F_EXCL and without NFCTH_PRIV_DATA_LEN: updates an existing helper's queue
 // number, policy numbers and status. The policy name must be the registered one.

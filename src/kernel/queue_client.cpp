@@ -207,14 +207,16 @@ KernelStatus QueueClient::ReceiveBatch(size_t max_datagrams, const PacketHandler
 }
 
 KernelStatus QueueClient::DeferVerdict(uint32_t packet_id, QueueVerdict verdict,
-                                       std::span<const uint8_t> new_packet) {
+                                       std::span<const uint8_t> new_packet,
+                                       const HelpInfoUpdate* help, size_t original_length) {
   if (!socket_.is_open()) return KernelStatus::Error(EBADF, "netfilter queue is not open");
-  if (verdicts_.WouldOverflow(new_packet.size())) {
+  if (verdicts_.WouldOverflow(new_packet.size(), help != nullptr)) {
     // The verdicts already batched go now; if that fails, FlushVerdicts() reports it next time.
     if (KernelStatus sent = FlushVerdicts(); !sent.ok()) pending_send_error_ = sent;
   }
-  BuildError error = verdicts_.Append(socket_.NextSeq(), options_.queue_num, packet_id, verdict,
-                                      new_packet, /*attach_conntrack=*/false);
+  BuildError error =
+      verdicts_.Append(socket_.NextSeq(), options_.queue_num, packet_id, verdict, new_packet,
+                       /*attach_conntrack=*/false, help, original_length);
   if (error != BuildError::kNone) {
     return KernelStatus::Error(EINVAL,
                                "verdict for packet " + std::to_string(packet_id) +

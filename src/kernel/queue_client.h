@@ -79,8 +79,11 @@ class QueueClient {
   // the kernel's sequence adjustment on that path is wrong for IPv6 (conntrack_messages.h), so a
   // caller whose rewrite changed a length sets the adjustment over ctnetlink before this. An error
   // means the verdict could not be encoded and was not added (the caller must still answer).
+  // `help` (non-null) writes the conntrack's helper private data with the verdict; see
+  // BuildVerdict for `original_length`.
   KernelStatus DeferVerdict(uint32_t packet_id, QueueVerdict verdict,
-                            std::span<const uint8_t> new_packet = {});
+                            std::span<const uint8_t> new_packet = {},
+                            const HelpInfoUpdate* help = nullptr, size_t original_length = 0);
   // Sends the deferred verdicts, in the order given, in one datagram. Call it after every
   // ReceiveBatch: a packet waits in the kernel until its verdict arrives. Also reports a send that
   // failed when DeferVerdict had to send a full batch early.

@@ -14,6 +14,8 @@
 #include <array>
 #include <cstring>
 
+#include "kernel/conntrack_messages.h"
+
 namespace ftpalg::kernel {
 namespace {
 
@@ -76,8 +78,17 @@ DecodeError ParseConntrack(const nlattr* nest, QueuedConntrack* out) {
     // NF_CT_HELPER_NAME_LEN - 1.
     if (!IsNulString(help[CTA_HELP_NAME], 15)) return DecodeError::kBadAttribute;
     out->helper_name = GetString(help[CTA_HELP_NAME]);
+    if (help[CTA_HELP_INFO] != nullptr) {
+      out->helper_info = std::span<const uint8_t>(
+          static_cast<const uint8_t*>(mnl_attr_get_payload(help[CTA_HELP_INFO])),
+          mnl_attr_get_payload_len(help[CTA_HELP_INFO]));
+    }
   }
-  return DecodeError::kNone;
+  if (DecodeError e = ParseSeqAdjustmentNest(tb[CTA_SEQ_ADJ_ORIG], &out->seq_adjustment_original);
+      e != DecodeError::kNone) {
+    return e;
+  }
+  return ParseSeqAdjustmentNest(tb[CTA_SEQ_ADJ_REPLY], &out->seq_adjustment_reply);
 }
 
 }  // namespace
@@ -129,8 +140,12 @@ BuildResult BuildQueueOpen(std::span<uint8_t> buffer, uint32_t seq, uint16_t que
 
 BuildResult BuildVerdict(std::span<uint8_t> buffer, uint32_t seq, uint16_t queue_num,
                          uint32_t packet_id, QueueVerdict verdict,
-                         std::span<const uint8_t> new_packet, bool attach_conntrack) {
+                         std::span<const uint8_t> new_packet, bool attach_conntrack,
+                         const HelpInfoUpdate* help, size_t original_length) {
   MessageBuilder b = MessageBuilder::ForQueue(buffer, NFQNL_MSG_VERDICT, queue_num, 0, seq);
+  if (help != nullptr && !new_packet.empty() && new_packet.size() != original_length) {
+    b.Fail(BuildError::kBadInput);
+  }
   if (b.Reserve(sizeof(nfqnl_msg_verdict_hdr))) {
     // The helper takes int; the id's bit pattern is what goes on the wire.
     nfq_nlmsg_verdict_put(b.nlh(), static_cast<int>(packet_id), static_cast<int>(verdict));
@@ -138,26 +153,33 @@ BuildResult BuildVerdict(std::span<uint8_t> buffer, uint32_t seq, uint16_t queue
   if (!new_packet.empty() && b.Reserve(new_packet.size())) {
     nfq_nlmsg_verdict_put_pkt(b.nlh(), new_packet.data(), static_cast<uint32_t>(new_packet.size()));
   }
-  if (attach_conntrack) b.EndNest(b.BeginNest(NFQA_CT));
+  if (attach_conntrack || help != nullptr) {
+    nlattr* ct = b.BeginNest(NFQA_CT);
+    if (help != nullptr) PutHelpInfo(b, *help);
+    b.EndNest(ct);
+  }
   return b.Finish();
 }
 
-size_t VerdictMessageSize(size_t packet_len) {
-  return kVerdictOverhead + MNL_ALIGN(MNL_ATTR_HDRLEN + packet_len);
+size_t VerdictMessageSize(size_t packet_len, bool with_help) {
+  return kVerdictOverhead + MNL_ALIGN(MNL_ATTR_HDRLEN + packet_len) +
+         (with_help ? MaxHelpInfoSize() : 0);
 }
 
-bool VerdictBatch::WouldOverflow(size_t packet_len) const {
-  return !empty() && used_ + VerdictMessageSize(packet_len) > kMaxBytes;
+bool VerdictBatch::WouldOverflow(size_t packet_len, bool with_help) const {
+  return !empty() && used_ + VerdictMessageSize(packet_len, with_help) > kMaxBytes;
 }
 
 BuildError VerdictBatch::Append(uint32_t seq, uint16_t queue_num, uint32_t packet_id,
                                 QueueVerdict verdict, std::span<const uint8_t> new_packet,
-                                bool attach_conntrack) {
-  const size_t needed = VerdictMessageSize(new_packet.size());
+                                bool attach_conntrack, const HelpInfoUpdate* help,
+                                size_t original_length) {
+  const size_t needed = VerdictMessageSize(new_packet.size(), help != nullptr);
   if (buffer_.size() < used_ + needed) buffer_.resize(used_ + needed);
   // used_ stays a multiple of 4 (NLMSG_ALIGN), so every message starts where netlink looks.
-  BuildResult built = BuildVerdict(std::span<uint8_t>(buffer_).subspan(used_, needed), seq,
-                                   queue_num, packet_id, verdict, new_packet, attach_conntrack);
+  BuildResult built =
+      BuildVerdict(std::span<uint8_t>(buffer_).subspan(used_, needed), seq, queue_num, packet_id,
+                   verdict, new_packet, attach_conntrack, help, original_length);
   if (!built.ok()) return built.error;
   used_ += NLMSG_ALIGN(built.message.size());
   ++count_;

@@ -28,6 +28,8 @@
 #include <vector>
 
 #include "ftpalg/expectation.h"
+#include "ftpalg/seq_shift.h"
+#include "kernel/help_info.h"
 #include "kernel/netlink_codec.h"
 
 namespace ftpalg::kernel {
@@ -52,12 +54,16 @@ BuildResult BuildQueueOpen(std::span<uint8_t> buffer, uint32_t seq, uint16_t que
 
 // NFQNL_MSG_VERDICT for one packet, not acknowledged (errors still come back). A non-empty
 // `new_packet` (starting at the IP header) replaces the packet; `attach_conntrack` adds an empty
-// NFQA_CT so that a length change shifts later sequence numbers.
+// NFQA_CT so that a length change shifts later sequence numbers. `help` (non-null) writes the
+// conntrack's helper private data: NFQA_CT {CTA_HELP} (help_info.h); kBadInput when the new
+// packet's length differs from `original_length`, as NFQA_CT would then make the kernel record a
+// sequence adjustment itself.
 BuildResult BuildVerdict(std::span<uint8_t> buffer, uint32_t seq, uint16_t queue_num,
                          uint32_t packet_id, QueueVerdict verdict,
-                         std::span<const uint8_t> new_packet, bool attach_conntrack);
-// The buffer size BuildVerdict needs for a packet of `packet_len` bytes.
-size_t VerdictMessageSize(size_t packet_len);
+                         std::span<const uint8_t> new_packet, bool attach_conntrack,
+                         const HelpInfoUpdate* help = nullptr, size_t original_length = 0);
+// The buffer size BuildVerdict needs for a packet of `packet_len` bytes (with help info or not).
+size_t VerdictMessageSize(size_t packet_len, bool with_help = false);
 
 // Verdicts collected to go out in one datagram. nfnetlink hands the messages of a datagram to
 // the queue one after the other (netlink_rcv_skb), in order, each with its own error report, so
@@ -70,10 +76,11 @@ class VerdictBatch {
   static constexpr size_t kMaxBytes = size_t{64} * 1024;
 
   // True when a verdict carrying `packet_len` bytes would take a non-empty batch past kMaxBytes.
-  bool WouldOverflow(size_t packet_len) const;
+  bool WouldOverflow(size_t packet_len, bool with_help = false) const;
   // Appends BuildVerdict(...)'s message; on an error nothing is appended.
   BuildError Append(uint32_t seq, uint16_t queue_num, uint32_t packet_id, QueueVerdict verdict,
-                    std::span<const uint8_t> new_packet, bool attach_conntrack);
+                    std::span<const uint8_t> new_packet, bool attach_conntrack,
+                    const HelpInfoUpdate* help = nullptr, size_t original_length = 0);
   std::span<const uint8_t> bytes() const { return {buffer_.data(), used_}; }
   size_t count() const { return count_; }
   bool empty() const { return count_ == 0; }
@@ -93,6 +100,13 @@ struct QueuedConntrack {
   std::optional<uint32_t> mark;
   uint16_t zone = 0;             // CTA_ZONE (0 when absent: the default zone)
   std::string_view helper_name;  // CTA_HELP/CTA_HELP_NAME; points into the message
+  // CTA_HELP/CTA_HELP_INFO, the helper's private data (help_info.h); points into the message.
+  // Absent when the helper was registered without private data.
+  std::optional<std::span<const uint8_t>> helper_info;
+  // CTA_SEQ_ADJ_ORIG / CTA_SEQ_ADJ_REPLY: present while IPS_SEQ_ADJUST is set (after a length
+  // change); a restarted daemon continues from them.
+  std::optional<SeqAdjustment> seq_adjustment_original;
+  std::optional<SeqAdjustment> seq_adjustment_reply;
 };
 
 struct QueuedPacket {

@@ -80,6 +80,21 @@ TEST(CthelperMessagesTest, CreateGolden) {
   EXPECT_EQ(Hex(r.message), Hex(expected));
 }
 
+TEST(CthelperMessagesTest, CreateGoldenWithPrivateData) {
+  HelperSpec spec = FtpAlgSpec();
+  spec.priv_data_len = 32;  // the session snapshot (help_info.h)
+  BuildResult r = BuildHelperCreate(Buffer(), kSeq, spec);
+  ASSERT_TRUE(r.ok());
+  const Bytes priv_len_32 = {0x08, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x20};
+  Bytes expected = Concat(
+      {Header(120, 0, 0x0605), kName, kTupleV4Tcp, kQueue3, kPolicy, priv_len_32, kStatusOn});
+  EXPECT_EQ(Hex(r.message), Hex(expected));
+  // An update never names the length (EBUSY when it differs from the registered one).
+  BuildResult update = BuildHelperUpdate(Buffer(), kSeq, spec);
+  ASSERT_TRUE(update.ok());
+  EXPECT_EQ(update.message.size(), 112u);
+}
+
 TEST(CthelperMessagesTest, UpdateGoldenHasNoPrivDataLen) {
   HelperSpec spec = FtpAlgSpec();
   spec.enabled = false;

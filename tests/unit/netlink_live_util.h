@@ -60,4 +60,15 @@ inline int CreateConntrack(NetlinkSocket& socket, const Tuple& original, const T
   return socket.Request(built.message).error;
 }
 
+// Deletes the TCP conntrack with that original tuple (IPCTNL_MSG_CT_DELETE). Returns 0 or errno.
+inline int DeleteConntrack(NetlinkSocket& socket, const Tuple& original) {
+  alignas(8) std::array<uint8_t, 256> buffer{};
+  MessageBuilder b(buffer, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, socket.NextSeq(),
+                   original.family() == Family::kIpv4 ? AF_INET : AF_INET6, 0);
+  PutCtTuple(b, CTA_TUPLE_ORIG, original, IPPROTO_TCP);
+  BuildResult built = b.Finish();
+  if (!built.ok()) return EINVAL;
+  return socket.Request(built.message).error;
+}
+
 }  // namespace ftpalg::kernel::test
