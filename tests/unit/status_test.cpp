@@ -17,6 +17,7 @@
 
 #include "engine_test_util.h"
 #include "ftpalg/session.h"
+#include "packet_loop_stub.h"
 
 namespace ftpalg::daemon {
 namespace {
@@ -134,29 +135,11 @@ TEST(StatusDocument, AppendEngineGathersSeveralEngines) {
 
 std::string SocketPath() { return "/tmp/ftpalg-status-test-" + std::to_string(getpid()) + ".sock"; }
 
-// Stands in for the packet loop: answers every wake-up with a numbered document.
-class PacketLoop {
+// The packet loop: numbered documents.
+class PacketLoop : public test::PacketLoopStub<StatusServer> {
  public:
-  explicit PacketLoop(StatusServer& server) : server_(server), thread_([this] { Run(); }) {}
-  ~PacketLoop() {
-    stop_ = true;
-    thread_.join();
-  }
-  int renders() const { return renders_; }
-
- private:
-  void Run() {
-    while (!stop_) {
-      pollfd waiter{server_.wake_fd(), POLLIN, 0};
-      if (poll(&waiter, 1, 20) == 1) {
-        server_.Publish("{\"render\":" + std::to_string(++renders_) + "}\n");
-      }
-    }
-  }
-  StatusServer& server_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> renders_{0};
-  std::thread thread_;
+  explicit PacketLoop(StatusServer& server)
+      : PacketLoopStub(server, [](int n) { return "{\"render\":" + std::to_string(n) + "}\n"; }) {}
 };
 
 TEST(StatusServer, AnswersAFreshDocumentOnARootOnlySocket) {
