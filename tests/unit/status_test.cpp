@@ -78,7 +78,7 @@ StatusReport OneSessionReport() {
   view.user = "alice";
   view.idle = 2 * kNanosPerSecond;
   PendingExpectationView pending;
-  pending.cause = ExpectCause::k227;
+  pending.cause = ExpectCause::kPort;
   pending.source = *IpAddress::Parse("198.51.100.2");
   pending.destination = Endpoint{*IpAddress::Parse("198.51.100.1"), 40001};
   pending.nat_to = Endpoint{*IpAddress::Parse("192.0.2.2"), 40000};
@@ -107,7 +107,7 @@ TEST(StatusDocument, JsonAndTextSayTheSameThings) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("    expects 198.51.100.2 -> 198.51.100.1:40001 (to 192.0.2.2:40000) after "
-                      "227, 299s left\n"),
+                      "PORT, 299s left\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("totals: expectations=3\n"), std::string::npos) << text;
