@@ -73,6 +73,7 @@ CommandOutput RunCommand(const std::vector<std::string>& argv) {
   // enough, and stderr is not read.
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
@@ -137,11 +138,12 @@ void CheckRuleset(const DaemonConfig& config, Log& log) {
   const std::vector<std::string> lines = settings::RulesetCheckLines(
       ReadLoadedRulesets(config.helper_name), config.helper_name, config.control_ports);
   for (const std::string& line : lines) {
-    const size_t colon = line.find(": ");
-    if (colon == std::string::npos) {
-      log.Info(line);
+    const std::string_view text = line;
+    const size_t colon = text.find(": ");
+    if (colon == std::string_view::npos) {
+      log.Info(text);
     } else {
-      log.Notice(std::string_view(line).substr(0, colon), std::string_view(line).substr(colon + 2));
+      log.Notice(text.substr(0, colon), text.substr(colon + 2));
     }
   }
 }

@@ -99,23 +99,11 @@ DecodeError ParseConntrackEvent(std::span<const uint8_t> message, ConntrackEvent
   }
   out->family = nfg.family;
 
-  if (tb[CTA_TUPLE_ORIG] == nullptr || tb[CTA_TUPLE_REPLY] == nullptr) {
-    return DecodeError::kMissingAttribute;
-  }
-  CtTuple original;
-  CtTuple reply;
-  if (DecodeError e = ParseCtTuple(tb[CTA_TUPLE_ORIG], &original); e != DecodeError::kNone) {
+  if (DecodeError e = ParseCtTuplePair(tb[CTA_TUPLE_ORIG], tb[CTA_TUPLE_REPLY], &out->original,
+                                       &out->reply, &out->protonum);
+      e != DecodeError::kNone) {
     return e;
   }
-  if (DecodeError e = ParseCtTuple(tb[CTA_TUPLE_REPLY], &reply); e != DecodeError::kNone) {
-    return e;
-  }
-  if (original.tuple.family() != reply.tuple.family() || original.protonum != reply.protonum) {
-    return DecodeError::kBadValue;
-  }
-  out->original = original.tuple;
-  out->reply = reply.tuple;
-  out->protonum = original.protonum;
 
   if (tb[CTA_ZONE] != nullptr) {
     if (!IsU16(tb[CTA_ZONE])) return DecodeError::kBadAttribute;

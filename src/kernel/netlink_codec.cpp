@@ -266,6 +266,25 @@ void PutCtTuple(MessageBuilder& builder, uint16_t type, const Tuple& tuple, uint
   builder.EndNest(outer);
 }
 
+DecodeError ParseCtTuplePair(const nlattr* original_nest, const nlattr* reply_nest, Tuple* original,
+                             Tuple* reply, uint8_t* protonum) {
+  if (original_nest == nullptr || reply_nest == nullptr) return DecodeError::kMissingAttribute;
+  CtTuple parsed_original;
+  CtTuple parsed_reply;
+  if (DecodeError e = ParseCtTuple(original_nest, &parsed_original); e != DecodeError::kNone) {
+    return e;
+  }
+  if (DecodeError e = ParseCtTuple(reply_nest, &parsed_reply); e != DecodeError::kNone) return e;
+  if (parsed_original.tuple.family() != parsed_reply.tuple.family() ||
+      parsed_original.protonum != parsed_reply.protonum) {
+    return DecodeError::kBadValue;
+  }
+  *original = parsed_original.tuple;
+  *reply = parsed_reply.tuple;
+  *protonum = parsed_original.protonum;
+  return DecodeError::kNone;
+}
+
 DecodeError ParseCtTuple(const nlattr* nest, CtTuple* out) {
   *out = CtTuple{};
   if (!IsNested(nest)) return DecodeError::kBadAttribute;

@@ -149,4 +149,9 @@ void PutCtTuple(MessageBuilder& builder, uint16_t type, const Tuple& tuple, uint
 // are required for TCP, UDP, SCTP and DCCP and left 0 otherwise (ICMP tuples carry no ports).
 DecodeError ParseCtTuple(const nlattr* nest, CtTuple* out);
 
+// A conntrack's two tuples (CTA_TUPLE_ORIG and CTA_TUPLE_REPLY of one message): both required,
+// of one family and one L4 protocol.
+DecodeError ParseCtTuplePair(const nlattr* original_nest, const nlattr* reply_nest, Tuple* original,
+                             Tuple* reply, uint8_t* protonum);
+
 }  // namespace ftpalg::kernel

@@ -37,23 +37,12 @@ DecodeError ParseConntrack(const nlattr* nest, QueuedConntrack* out) {
   if (!IsNested(nest)) return DecodeError::kBadAttribute;
   std::array<const nlattr*, CTA_MAX + 1> tb{};
   if (DecodeError e = ParseNested(nest, tb); e != DecodeError::kNone) return e;
-  if (tb[CTA_TUPLE_ORIG] == nullptr || tb[CTA_TUPLE_REPLY] == nullptr) {
-    return DecodeError::kMissingAttribute;
-  }
-  CtTuple original;
-  CtTuple reply;
-  if (DecodeError e = ParseCtTuple(tb[CTA_TUPLE_ORIG], &original); e != DecodeError::kNone) {
+  if (DecodeError e =
+          ParseCtTuplePair(tb[CTA_TUPLE_ORIG], tb[CTA_TUPLE_REPLY], &out->connection.original,
+                           &out->connection.reply, &out->protonum);
+      e != DecodeError::kNone) {
     return e;
   }
-  if (DecodeError e = ParseCtTuple(tb[CTA_TUPLE_REPLY], &reply); e != DecodeError::kNone) {
-    return e;
-  }
-  if (original.tuple.family() != reply.tuple.family() || original.protonum != reply.protonum) {
-    return DecodeError::kBadValue;
-  }
-  out->connection.original = original.tuple;
-  out->connection.reply = reply.tuple;
-  out->protonum = original.protonum;
   if (tb[CTA_ID] != nullptr) {
     if (!IsU32(tb[CTA_ID])) return DecodeError::kBadAttribute;
     out->connection.conntrack_id = GetBe32(tb[CTA_ID]);

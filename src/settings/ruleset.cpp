@@ -59,8 +59,9 @@ std::string LeftText(const json& left) {
     return StringField(payload, "protocol") + " " + StringField(payload, "field");
   }
   for (const char* kind : {"meta", "ct"}) {
-    if (left.contains(kind))
+    if (left.contains(kind)) {
       return (kind == std::string("ct") ? "ct " : "") + StringField(left[kind], "key");
+    }
   }
   return "?";
 }
@@ -112,7 +113,9 @@ void ReadNftMatches(const json& exprs, HelperRule* rule) {
     const json& right = match["right"];
     std::string op = StringField(match, "op");
     if (!text.empty()) text += " ";
-    text += left + (op == "==" || op == "in" ? " " : " " + op + " ") + ValueText(right);
+    text += left;
+    text += op == "==" || op == "in" ? " " : " " + op + " ";
+    text += ValueText(right);
     if (left != "tcp dport") continue;
     if (auto port = PortValue(right); port.has_value() && op == "==") {
       rule->ports.push_back(*port);
@@ -291,7 +294,8 @@ RulesetReading ReadNftRuleset(std::string_view text, std::string_view helper_nam
       if (!expr.is_object() || !expr.contains("ct helper")) continue;
       HelperRule rule;
       rule.tool = "nft";
-      rule.where = "table " + family + " " + table + " chain " + chain_name;
+      rule.where.append("table ").append(family).append(" ").append(table);
+      rule.where.append(" chain ").append(chain_name);
       auto chain = chains.find({family, table, chain_name});
       const NftChain* chain_info = chain == chains.end() ? nullptr : &chain->second;
       if (chain_info != nullptr) {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "daemon/metrics.h"
+#include "packet_loop_stub.h"
 
 namespace ftpalg::daemon {
 namespace {
@@ -59,30 +60,12 @@ std::string Get(uint16_t port, const std::string& request = "GET /metrics HTTP/1
   return response;
 }
 
-// Stands in for the daemon's packet loop: answers each wake-up with numbered figures, and counts
-// the wake-ups (each one is a render the loop had to do).
-class PacketLoop {
+// The packet loop: numbered figures.
+class PacketLoop : public test::PacketLoopStub<MetricsServer> {
  public:
-  explicit PacketLoop(MetricsServer& server) : server_(server), thread_([this] { Run(); }) {}
-  ~PacketLoop() {
-    stop_ = true;
-    thread_.join();
+  explicit PacketLoop(MetricsServer& server)
+      : PacketLoopStub(server, [](int n) { return "ftpalg_figures " + std::to_string(n) + "\n"; }) {
   }
-  int renders() const { return renders_; }
-
- private:
-  void Run() {
-    while (!stop_) {
-      pollfd waiter{server_.wake_fd(), POLLIN, 0};
-      if (poll(&waiter, 1, 20) == 1) {
-        server_.Publish("ftpalg_figures " + std::to_string(++renders_) + "\n");
-      }
-    }
-  }
-  MetricsServer& server_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> renders_{0};
-  std::thread thread_;
 };
 
 TEST(MetricsServer, AnswersWithTheFiguresThePacketLoopRenders) {

@@ -17,6 +17,7 @@
 
 #include "engine_test_util.h"
 #include "ftpalg/session.h"
+#include "packet_loop_stub.h"
 
 namespace ftpalg::daemon {
 namespace {
@@ -77,7 +78,7 @@ StatusReport OneSessionReport() {
   view.user = "alice";
   view.idle = 2 * kNanosPerSecond;
   PendingExpectationView pending;
-  pending.cause = ExpectCause::k227;
+  pending.cause = ExpectCause::kPort;
   pending.source = *IpAddress::Parse("198.51.100.2");
   pending.destination = Endpoint{*IpAddress::Parse("198.51.100.1"), 40001};
   pending.nat_to = Endpoint{*IpAddress::Parse("192.0.2.2"), 40000};
@@ -106,7 +107,7 @@ TEST(StatusDocument, JsonAndTextSayTheSameThings) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("    expects 198.51.100.2 -> 198.51.100.1:40001 (to 192.0.2.2:40000) after "
-                      "227, 299s left\n"),
+                      "PORT, 299s left\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("totals: expectations=3\n"), std::string::npos) << text;
@@ -134,29 +135,11 @@ TEST(StatusDocument, AppendEngineGathersSeveralEngines) {
 
 std::string SocketPath() { return "/tmp/ftpalg-status-test-" + std::to_string(getpid()) + ".sock"; }
 
-// Stands in for the packet loop: answers every wake-up with a numbered document.
-class PacketLoop {
+// The packet loop: numbered documents.
+class PacketLoop : public test::PacketLoopStub<StatusServer> {
  public:
-  explicit PacketLoop(StatusServer& server) : server_(server), thread_([this] { Run(); }) {}
-  ~PacketLoop() {
-    stop_ = true;
-    thread_.join();
-  }
-  int renders() const { return renders_; }
-
- private:
-  void Run() {
-    while (!stop_) {
-      pollfd waiter{server_.wake_fd(), POLLIN, 0};
-      if (poll(&waiter, 1, 20) == 1) {
-        server_.Publish("{\"render\":" + std::to_string(++renders_) + "}\n");
-      }
-    }
-  }
-  StatusServer& server_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> renders_{0};
-  std::thread thread_;
+  explicit PacketLoop(StatusServer& server)
+      : PacketLoopStub(server, [](int n) { return "{\"render\":" + std::to_string(n) + "}\n"; }) {}
 };
 
 TEST(StatusServer, AnswersAFreshDocumentOnARootOnlySocket) {

@@ -173,15 +173,18 @@ case_status() {
   for _ in $(seq 16); do
     sleep 0.5
     text=$("$DAEMON" status 2>&1)
+    json=$("$DAEMON" status --json 2>&1)
     [[ $text == *"logged-in"* ]] && break
   done
-  json=$("$DAEMON" status --json 2>&1)
   wait "$cpid" || problems+=("the transfer failed")
   { echo "### ftp-algd status:"; echo "$text"; echo "### ftp-algd status --json:"; echo "$json"; } >>"$trace"
-  [[ $text == *"sessions: 1"* ]] || problems+=("status does not list one session")
+  # Sessions of the earlier cases may still be listed (closing: kept 10 s after their FIN).
+  [[ $text == *"sessions: "[1-9]* ]] || problems+=("status lists no session")
   [[ $text == *"192.0.2.2:"*" -> 198.51.100.2:21  (server side: 198.51.100.2:21 -> 198.51.100.1:"*"logged-in  user anonymous"* ]] ||
     problems+=("status does not show the logged-in session with both sides of the NAT")
-  [[ $json == *'"state":"logged-in"'* ]] || problems+=("status --json has no logged-in session")
+  # The JSON is asked for a moment later: the session may be closing by then (seen live).
+  [[ $json == *'"client_side":{"src":"192.0.2.2:'*'"user":"anonymous"'* ]] ||
+    problems+=("status --json does not list the client's session with its user")
   finish $name "$t0" problems "status answered mid-transfer"
 }
 
