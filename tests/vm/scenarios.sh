@@ -178,6 +178,26 @@ for topo in $TOPOS; do
   done
 done
 
+# The multi-worker modes (FTPALG_EXPECT_WORKERS=N with rules/workers/, tests/vm/CMakeLists.txt):
+# the rules spread the sessions, so every worker must have served some.
+check_workers_spread() {  # N
+  local n=$1 i got spread='' problems=()
+  curl -sS --max-time 5 http://127.0.0.1:9477/metrics >"$RES/cases/workers-metrics.txt" 2>&1
+  for ((i = 0; i < n; i++)); do
+    got=$(sed -n "s/^ftpalg_worker_sessions_total{worker=\"$i\"} //p" "$RES/cases/workers-metrics.txt")
+    spread="$spread w$i=${got:-none}"
+    [ "${got:-0}" -gt 0 ] || problems+=("worker $i served no session")
+  done
+  if [ ${#problems[@]} -eq 0 ]; then
+    result workers-spread PASS "sessions per worker:$spread"
+  else
+    result workers-spread FAIL "$(IFS=';'; echo "${problems[*]}"); sessions per worker:$spread"
+  fi
+}
+if [ "$MODE" = ftp-algd ] && [ -n "${FTPALG_EXPECT_WORKERS:-}" ] && [ -z "$ALG_SKIP" ]; then
+  check_workers_spread "$FTPALG_EXPECT_WORKERS"
+fi
+
 "alg_teardown_$MODE_FN"
 {
   echo "### nfct list helper"; nfct list helper 2>&1
