@@ -2,6 +2,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/worker_rules.h"
 
 int main(int argc, char** argv) {
   ftpalg::daemon::DaemonConfig config;
@@ -15,8 +16,11 @@ int main(int argc, char** argv) {
   }
   if (config.check_only || config.release_only) {
     ftpalg::daemon::Log log(config.LogFormat());
-    return config.check_only ? ftpalg::daemon::CheckKernel(log)
-                             : ftpalg::daemon::ReleaseHelper(config, log);
+    if (!config.check_only) return ftpalg::daemon::ReleaseHelper(config, log);
+    const int status = ftpalg::daemon::CheckKernel(log);
+    // Warnings only: the rules may be loaded after the daemon starts.
+    ftpalg::daemon::CheckRulesAgainstWorkers(config.helper_name, config.WorkerCount(), log);
+    return status;
   }
   ftpalg::daemon::Daemon daemon(argc, argv, std::move(config));
   return daemon.Run();

@@ -8,6 +8,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/worker.h"
+#include "daemon/worker_rules.h"
 
 namespace ftpalg::daemon {
 namespace {
@@ -119,6 +120,43 @@ TEST(WorkerMetrics, TotalsAddUpAndEachWorkerIsLabelled) {
     }
   }
   EXPECT_TRUE(queue_total_found);
+}
+
+TEST(WorkerRules, HelperNamesAreReadFromIptablesSaveAndNftListings) {
+  const std::string rules =
+      "-A PREROUTING -i lan0 -p tcp -m tcp --dport 21 -m statistic --mode nth --every 2 "
+      "--packet 0 -j CT --helper ftp-alg-0\n"
+      "-A PREROUTING -i lan0 -p tcp -m tcp --dport 21 -j CT --helper ftp-alg-1\n"
+      "table inet ftp_alg {\n\tct helper ftp_worker_0 {\n\t\ttype \"ftp-alg-0\" protocol tcp\n"
+      "\t\tl3proto inet\n\t}\n\tct helper k {\n\t\ttype \"ftp\" protocol tcp\n\t}\n}\n";
+  EXPECT_EQ(HelperNamesInRules(rules), std::vector<std::string>({"ftp-alg-0", "ftp-alg-1", "ftp"}));
+}
+
+TEST(WorkerRules, AgreeingRulesGiveNoFinding) {
+  EXPECT_TRUE(CompareRulesWithWorkers({"ftp-alg"}, "ftp-alg", 1).empty());
+  EXPECT_TRUE(CompareRulesWithWorkers({"ftp-alg-0", "ftp-alg-1", "ftp"}, "ftp-alg", 2).empty());
+}
+
+TEST(WorkerRules, RulesNamingAWorkerTheDaemonDoesNotRunAreReported) {
+  auto findings = CompareRulesWithWorkers({"ftp-alg-0", "ftp-alg-1", "ftp-alg-2"}, "ftp-alg", 2);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_NE(findings[0].find("'ftp-alg-2'"), std::string::npos) << findings[0];
+  // One worker registers only the plain name.
+  findings = CompareRulesWithWorkers({"ftp-alg-0", "ftp-alg-1"}, "ftp-alg", 1);
+  EXPECT_EQ(findings.size(), 3u);  // both names, and nothing names the plain helper
+}
+
+TEST(WorkerRules, WorkersTheRulesLeaveOutAreReported) {
+  auto findings = CompareRulesWithWorkers({"ftp-alg-0", "ftp-alg-1"}, "ftp-alg", 4);
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_NE(findings[0].find("worker 2"), std::string::npos) << findings[0];
+  EXPECT_NE(findings[1].find("'ftp-alg-3'"), std::string::npos) << findings[1];
+  findings = CompareRulesWithWorkers({"ftp-alg"}, "ftp-alg", 2);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_NE(findings[0].find("worker 0 of 2"), std::string::npos) << findings[0];
+  findings = CompareRulesWithWorkers({"ftp"}, "ftp-alg", 2);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_NE(findings[0].find("none of ftp-algd's helpers"), std::string::npos) << findings[0];
 }
 
 }  // namespace
