@@ -158,6 +158,9 @@ log "servers up"
 MODE_FN=${MODE//-/_}
 "alg_setup_$MODE_FN"
 log "ALG $MODE: helper='${HELPER:-none}' families='${HELPER_FAMILIES}' ${ALG_SKIP:+skip: $ALG_SKIP}"
+# An experiment's changes to the gateway after the ALG is up (e.g. tests/vm/payload_only.sh).
+# shellcheck disable=SC1090
+[ -n "${FTPALG_SETUP_HOOK:-}" ] && [ -z "$ALG_SKIP" ] && source "$FTPALG_SETUP_HOOK"
 
 # lftp runs a few cases (curl runs all); FTPALG_LFTP=all for every case lftp can do.
 LFTP_CASES=${FTPALG_LFTP:-"masq-ipv4-PORT masq-ipv4-PASV masq-ipv6-EPRT dnat-ipv4-PASV dnat-ipv6-EPSV fw-ipv4-PORT fw-ipv4-PASV"}

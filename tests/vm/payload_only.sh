@@ -1,0 +1,40 @@
+# payload_only.sh: issue 12's payload-only queueing experiment (docs/workers.md), sourced by
+# scenarios.sh after the ALG is set up (run-vm.sh --fw nft --env FTPALG_SETUP_HOOK=<this file>
+# ftp-algd). The helper stays attached to the control connections but is disabled, so the
+# kernel's helper hook lets every packet pass (nfnl_userspace_cthelper: NF_ACCEPT for a
+# userspace helper without NF_CT_HELPER_F_CONFIGURED); an nft chain after source NAT (the
+# helper's own view) queues to the daemon only the segments of helped connections that carry
+# payload. Segments without payload are told apart by their lengths: IPv4 (20-byte header)
+# total length = 20 + 4 * data offset, IPv6 payload length = 4 * data offset; anything else
+# (IPv4 options, IPv6 extension headers) is queued. The scenarios then show whether
+# expectations and the sequence adjustment after length-changing rewrites keep working; the
+# counters (gateway-state.txt) and the daemon's queue_packets (ftp-algd-metrics.txt) show how
+# many packets stayed in the kernel.
+payload_only_setup() {
+  local v queue doff empty=''
+  queue=$(sed -n 's/.*--queue \([0-9]*\).*/\1/p' <<<"$DAEMON_ARGS")
+  for v in inet inet6; do
+    nfct disable helper "$ALGD_HELPER" $v tcp || log "payload-only: nfct disable helper $v failed"
+  done
+  for doff in $(seq 5 15); do
+    empty+="meta nfproto ipv4 ip hdrlength 5 @th,96,4 $doff ip length $((20 + 4 * doff)) counter name \"empty\" accept"$'\n'
+    empty+="meta nfproto ipv6 ip6 nexthdr tcp @th,96,4 $doff ip6 length $((4 * doff)) counter name \"empty\" accept"$'\n'
+  done
+  nft -f - <<END || log "payload-only: nft rules refused"
+table inet payload_only {
+  counter empty { }
+  counter queued { }
+  chain post {
+    type filter hook postrouting priority srcnat + 1; policy accept;
+    ct helper "$ALGD_HELPER" jump helped
+  }
+  chain helped {
+$empty
+    counter name "queued" queue num ${queue:-0} bypass
+  }
+}
+END
+  log "payload-only: helper '$ALGD_HELPER' disabled; segments with payload queued to ${queue:-0} from postrouting (srcnat + 1)"
+  nfct list helper >"$RES/cases/payload-only-helpers.txt" 2>&1
+}
+payload_only_setup
