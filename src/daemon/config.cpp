@@ -36,6 +36,9 @@ void Describe(CLI::App& app, DaemonConfig* config, settings::EngineOptions* engi
                  "QUEUE.. (0 = one per CPU; docs/workers.md)")
       ->capture_default_str()
       ->check(CLI::Range(0U, kMaxWorkers));
+  app.add_flag("--payload-only", config->payload_only,
+               "experimental: keep the helpers disabled (attached, queueing nothing); the rules "
+               "queue the segments with payload (docs/workers.md)");
   engine_options->AddTo(app, &config->engine);
   app.add_option("--metrics", config->metrics_listen,
                  "serve Prometheus metrics on this loopback ADDR:PORT ('' = off)")

@@ -23,6 +23,10 @@ struct DaemonConfig {
   // Packet workers, each serving its own helper and queue (docs/workers.md); 0: one per CPU this
   // process may run on. Resolve with WorkerCount().
   uint32_t workers = 0;
+  // Experimental (docs/workers.md, "Payload-only queueing"): the helpers stay registered but
+  // disabled, so the kernel's helper hook queues nothing; the firewall queues the segments with
+  // payload itself.
+  bool payload_only = false;
   EngineConfig engine;
   std::string metrics_listen = "127.0.0.1:9477";  // empty: no metrics endpoint
   std::string log_format = "json";                // json | text

@@ -34,6 +34,8 @@ class Daemon::Impl {
   void Reload();
   std::string Metrics() const;
   std::vector<kernel::HelperRegistration> HelperRegistrations() const;
+  // Creates or updates a registration; with --payload-only it is then disabled again.
+  kernel::KernelStatus Register(const kernel::HelperRegistration& registration);
 
   int argc_;
   const char* const* argv_;
@@ -113,6 +115,12 @@ std::vector<kernel::HelperRegistration> Daemon::Impl::HelperRegistrations() cons
   return out;
 }
 
+kernel::KernelStatus Daemon::Impl::Register(const kernel::HelperRegistration& registration) {
+  kernel::KernelStatus status = cthelper_.Register(registration);
+  if (!status.ok() || !config_.payload_only) return status;
+  return cthelper_.SetEnabled(registration, false);
+}
+
 bool Daemon::Impl::Start() {
   // Say plainly what is missing before anything half-starts.
   if (CheckKernel(log_) != 0) return false;
@@ -164,7 +172,7 @@ bool Daemon::Impl::Start() {
   // block its connections' confirmation (release_guard.h).
   registered_ = true;
   for (const WorkerRegistration& entry : registrations_) {
-    if (auto status = cthelper_.Register(entry.registration); !status.ok()) {
+    if (auto status = Register(entry.registration); !status.ok()) {
       log_.Error(status.message);
       return false;
     }
@@ -215,8 +223,12 @@ void Daemon::Impl::Reload() {
     return;
   }
   if (fresh.queue_num != config_.queue_num || fresh.helper_name != config_.helper_name ||
-      fresh.metrics_listen != config_.metrics_listen || fresh.workers != config_.workers) {
-    log_.Warning("queue, helper name, workers and metrics address change only on restart");
+      fresh.metrics_listen != config_.metrics_listen || fresh.workers != config_.workers ||
+      fresh.payload_only != config_.payload_only) {
+    log_.Warning(
+        "queue, helper name, workers, payload-only and metrics address change only on "
+        "restart");
+    fresh.payload_only = config_.payload_only;
     fresh.queue_num = config_.queue_num;
     fresh.helper_name = config_.helper_name;
     fresh.metrics_listen = config_.metrics_listen;
@@ -231,7 +243,7 @@ void Daemon::Impl::Reload() {
     entry.registration.policy.expect_max =
         static_cast<uint32_t>(config_.engine.policy.max_pending_expectations);
     entry.registration.policy.expect_timeout_s = config_.engine.policy.expectation_timeout_seconds;
-    if (auto status = cthelper_.Register(entry.registration); !status.ok()) {
+    if (auto status = Register(entry.registration); !status.ok()) {
       log_.Warning("helper policy not updated: " + status.message);
     }
   }

@@ -41,6 +41,11 @@ TEST(Workers, DefaultIsOnePerUsableCpu) {
   EXPECT_EQ(Parsed({"--workers", "3"}).WorkerCount(), 3u);
 }
 
+TEST(Workers, PayloadOnlyIsOffUnlessAsked) {
+  EXPECT_FALSE(Parsed({}).payload_only);
+  EXPECT_TRUE(Parsed({"--payload-only"}).payload_only);
+}
+
 TEST(Workers, CountOutsideTheBoundIsRefused) {
   std::vector<const char*> argv = {"ftp-algd", "--workers", "65"};
   DaemonConfig config;

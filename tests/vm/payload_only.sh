@@ -1,6 +1,8 @@
 # payload_only.sh: issue 12's payload-only queueing experiment (docs/workers.md), sourced by
 # scenarios.sh after the ALG is set up (run-vm.sh --fw nft --env FTPALG_SETUP_HOOK=<this file>
-# ftp-algd). The helper stays attached to the control connections but is disabled, so the
+# ftp-algd, with --payload-only in the daemon's arguments). The helper stays attached to the
+# control connections but the daemon keeps it disabled (nfct cannot: it only handles the helpers
+# conntrack-tools ships), so the
 # kernel's helper hook lets every packet pass (nfnl_userspace_cthelper: NF_ACCEPT for a
 # userspace helper without NF_CT_HELPER_F_CONFIGURED); an nft chain after source NAT (the
 # helper's own view) queues to the daemon only the segments of helped connections that carry
@@ -11,11 +13,9 @@
 # counters (gateway-state.txt) and the daemon's queue_packets (ftp-algd-metrics.txt) show how
 # many packets stayed in the kernel.
 payload_only_setup() {
-  local v queue doff empty=''
+  local queue doff empty=''
   queue=$(sed -n 's/.*--queue \([0-9]*\).*/\1/p' <<<"$DAEMON_ARGS")
-  for v in inet inet6; do
-    nfct disable helper "$ALGD_HELPER" $v tcp || log "payload-only: nfct disable helper $v failed"
-  done
+  [[ " $DAEMON_ARGS " == *" --payload-only "* ]] || log "payload-only: the daemon lacks --payload-only"
   for doff in $(seq 5 15); do
     empty+="meta nfproto ipv4 ip hdrlength 5 @th,96,4 $doff ip length $((20 + 4 * doff)) counter name \"empty\" accept"$'\n'
     empty+="meta nfproto ipv6 ip6 nexthdr tcp @th,96,4 $doff ip6 length $((4 * doff)) counter name \"empty\" accept"$'\n'
@@ -34,7 +34,7 @@ $empty
   }
 }
 END
-  log "payload-only: helper '$ALGD_HELPER' disabled; segments with payload queued to ${queue:-0} from postrouting (srcnat + 1)"
+  log "payload-only: helper '$ALGD_HELPER' kept disabled by the daemon; segments with payload queued to ${queue:-0} from postrouting (srcnat + 1)"
   nfct list helper >"$RES/cases/payload-only-helpers.txt" 2>&1
 }
 payload_only_setup
