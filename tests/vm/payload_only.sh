@@ -8,7 +8,11 @@
 # helper's own view) queues to the daemon only the segments of helped connections that carry
 # payload. Segments without payload are told apart by their lengths: IPv4 (20-byte header)
 # total length = 20 + 4 * data offset, IPv6 payload length = 4 * data offset; anything else
-# (IPv4 options, IPv6 extension headers) is queued. The scenarios then show whether
+# (IPv4 options, IPv6 extension headers) is queued. The control connections are selected by
+# their original destination port: nft's `ct helper "NAME"` match (like iptables' -m helper) reads
+# the helper of the connection's master (nft_ct_get_eval: ct->master), i.e. it matches the data
+# connections a helper expected, never the helped control connection itself (tried: 0 packets).
+# The scenarios then show whether
 # expectations and the sequence adjustment after length-changing rewrites keep working; the
 # counters (gateway-state.txt) and the daemon's queue_packets (ftp-algd-metrics.txt) show how
 # many packets stayed in the kernel.
@@ -26,7 +30,7 @@ table inet payload_only {
   counter queued { }
   chain post {
     type filter hook postrouting priority srcnat + 1; policy accept;
-    ct helper "$ALGD_HELPER" jump helped
+    ct original proto-dst 21 jump helped
   }
   chain helped {
 $empty
