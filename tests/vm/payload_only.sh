@@ -30,7 +30,7 @@ table inet payload_only {
   counter queued { }
   chain post {
     type filter hook postrouting priority srcnat + 1; policy accept;
-    ct original proto-dst 21 jump helped
+    meta l4proto tcp ct original proto-dst 21 jump helped
   }
   chain helped {
 $empty
