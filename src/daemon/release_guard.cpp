@@ -44,6 +44,7 @@ std::string ReleaseRegistration(const kernel::HelperRegistration& registration,
 std::vector<std::string> ReleaseRegistrations(
     const std::vector<kernel::HelperRegistration>& registrations, std::chrono::milliseconds grace) {
   std::vector<std::string> lines;
+  lines.reserve(registrations.size());
   for (const kernel::HelperRegistration& registration : registrations) {
     lines.push_back(ReleaseRegistration(registration, grace));
   }

@@ -105,8 +105,8 @@ std::string RenderPerWorkerMetrics(const std::vector<WorkerFigures>& figures) {
   return out;
 }
 
-Worker::Worker(WorkerSetup setup)
-    : setup_(std::move(setup)),
+Worker::Worker(const WorkerSetup& setup)
+    : setup_(setup),
       log_(setup_.log_format),
       installer_(expectations_, log_),
       engine_(setup_.engine, installer_) {}
@@ -146,7 +146,7 @@ void Worker::Reconfigure(const EngineConfig& engine, Log::Format log_format, boo
     fresh.engine = engine;
     fresh.log_format = log_format;
     fresh.log_packets = log_packets;
-    pending_setup_ = std::move(fresh);
+    pending_setup_ = fresh;
   }
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t ignored = write(control_fd_, &one, sizeof one);

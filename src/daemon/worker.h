@@ -56,7 +56,7 @@ std::string RenderPerWorkerMetrics(const std::vector<WorkerFigures>& figures);
 
 class Worker {
  public:
-  explicit Worker(WorkerSetup setup);
+  explicit Worker(const WorkerSetup& setup);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
