@@ -4,9 +4,13 @@
 #
 # Topology: ns cli 192.0.2.2 -- gw-cli 192.0.2.1 [gateway, MASQUERADE on out0] out0 198.51.100.1
 #           -- ns srv 198.51.100.2 (pyftpdlib, port 21) and 198.51.100.3 (fake server, port 21).
-# Modes: ftp-algd (-j CT --helper ftp-alg; FORWARD DROP + RELATED), kernel (-j CT --helper ftp;
-# same firewall), none (no helper, FORWARD ACCEPT: the floor; passive mode only).
-# Phases: 1. workload: for each N in LIVE_SESSIONS, for each mode (interleaved): N concurrent
+# Modes: ftp-algd (-j CT --helper ftp-alg: every session on the daemon's worker 0; FORWARD DROP +
+# RELATED), ftp-algd-workers (the same daemon, its W = nproc workers' helpers ftp-alg-0..W-1 taken
+# in turn as in rules/workers/), kernel (-j CT --helper ftp; same firewall), none (no helper,
+# FORWARD ACCEPT: the floor; passive mode only). One daemon serves both ftp-algd modes, so they
+# differ only in how many workers the rules spread the sessions over.
+# Phases: 1. workload: for each N in LIVE_SESSIONS, LIVE_REPEAT times, each mode in turn
+#            (interleaved, so that the ratios of one alternation share the machine's load): N concurrent
 #            ftplib sessions (bench/live_client.py workload); counters of port-21 packets from
 #            mangle FORWARD; the daemon's metrics.
 #         2. data path: one LIVE_DATA_MB file over PASV with curl, modes none and ftp-algd.
@@ -22,11 +26,13 @@ PY=/usr/bin/python3
 SESSIONS=${LIVE_SESSIONS:-"1 50 200"}
 TRANSFERS=${LIVE_TRANSFERS:-100}
 DURATION=${LIVE_DURATION:-10}
-MODES=${LIVE_MODES:-"kernel ftp-algd none"}
+MODES=${LIVE_MODES:-"kernel ftp-algd ftp-algd-workers none"}
+REPEAT=${LIVE_REPEAT:-1}
+WORKERS=$(nproc)
 DATA_MB=${LIVE_DATA_MB:-200}
 SCALE=${LIVE_SCALE:-10000}
 SCALE_TIME=${LIVE_SCALE_TIME:-150}
-DAEMON_ARGS=(--queue 0 --helper-name ftp-alg --expect-timeout 1200)
+DAEMON_ARGS=(--queue 0 --helper-name ftp-alg --expect-timeout 1200 --workers "$WORKERS")
 mkdir -p "$OUT"
 : >"$OUT/counters.jsonl"
 BG=()
@@ -120,14 +126,18 @@ END
 CUR_MODE=''
 set_mode() {  # MODE: helper rule and FORWARD policy
   [ "$1" = "$CUR_MODE" ] && return
-  case "$CUR_MODE" in
-    kernel) iptables -t raw -D PREROUTING -p tcp --dport 21 -j CT --helper ftp ;;
-    ftp-algd) iptables -t raw -D PREROUTING -p tcp --dport 21 -j CT --helper ftp-alg ;;
-    none) iptables -D FORWARD -j ACCEPT ;;
-  esac
+  local i
+  [ "$CUR_MODE" = none ] && iptables -D FORWARD -j ACCEPT
+  iptables -t raw -F PREROUTING   # it holds only the helper rules
   case "$1" in
     kernel) iptables -t raw -A PREROUTING -p tcp --dport 21 -j CT --helper ftp ;;
     ftp-algd) iptables -t raw -A PREROUTING -p tcp --dport 21 -j CT --helper ftp-alg ;;
+    ftp-algd-workers)  # as rules/workers/*.iptables, for W workers
+      for ((i = 0; i < WORKERS - 1; i++)); do
+        iptables -t raw -A PREROUTING -p tcp --dport 21 -m statistic --mode nth --every "$WORKERS" \
+          --packet $i -j CT --helper "ftp-alg-$i" || break
+      done &&
+        iptables -t raw -A PREROUTING -p tcp --dport 21 -j CT --helper "ftp-alg-$((WORKERS - 1))" ;;
     none) iptables -I FORWARD 1 -j ACCEPT ;;   # open firewall (first rule: accept all)
   esac || log "helper rule for $1 failed"
   CUR_MODE=$1
@@ -163,7 +173,7 @@ start_daemon() {  # LOGFILE
   DPID=$!
   local i
   for i in $(seq 1 100); do
-    nfct list helper 2>/dev/null | grep -q ftp-alg && return 0
+    grep -q "serving helper" "$1" 2>/dev/null && return 0
     sleep 0.2
   done
   log "daemon registered no helper: $(tail -n 3 "$1")"
@@ -189,6 +199,7 @@ dmesg -c >/dev/null
 
 # --- 1. workload ------------------------------------------------------------------------------
 for n in $SESSIONS; do
+ for ((rep = 1; rep <= REPEAT; rep++)); do
   for m in $MODES; do
     set_mode "$m"
     cmd=mix
@@ -196,20 +207,22 @@ for n in $SESSIONS; do
     fetch_metrics
     p0=$(metric ftpalg_queue_packets_total); p0=${p0:-0}
     pid=$DPID   # in the other modes: the idle daemon's own CPU use
-    log "workload $m N=$n ($cmd)"
+    log "workload $m N=$n ($cmd) alternation $rep/$REPEAT, load $(cut -d' ' -f1-3 /proc/loadavg)"
     ip netns exec cli "$PY" "$BENCH/live_client.py" workload --server 198.51.100.2 --sessions "$n" \
       --transfers "$TRANSFERS" --duration "$DURATION" --cmd $cmd --daemon-pid $pid \
-      --out "$OUT/workload-$m-$n.json" 2>&1 | tee -a "$OUT/job.log"
+      --out "$OUT/workload-$m-$n-r$rep.json" 2>&1 | tee -a "$OUT/job.log"
     counters ctl data rel
-    dmesg -c | grep -iE 'conntrack|ctnetlink|nf_|expect' | tail -n 100 >"$OUT/dmesg-workload-$m-$n.txt"
+    dmesg -c | grep -iE 'conntrack|ctnetlink|nf_|expect' | tail -n 100 >"$OUT/dmesg-workload-$m-$n-r$rep.txt"
     fetch_metrics
+    [ "$m" = ftp-algd-workers ] && grep '^ftpalg_worker_' /tmp/metrics.txt >"$OUT/workers-$n-r$rep.txt"
     p1=$(metric ftpalg_queue_packets_total); p1=${p1:-0}
     rss=$(metric ftpalg_resident_bytes)
-    printf '{"phase":"workload","mode":"%s","sessions":%d,"ctl_packets":%d,"data_packets":%d,"related_packets":%d,"dropped_syns":%d,"syns_to_gateway":%d,"daemon_packets":%s,"daemon_rss_bytes":%s,"daemon_vmrss_kb":%s}\n' \
-      "$m" "$n" "$ctl" "$data" "$rel" "$DROPSYN" "$INSYN" "$([ "$m" = ftp-algd ] && echo $((${p1%.*} - ${p0%.*})) || echo null)" \
-      "$([ "$m" = ftp-algd ] && echo "${rss:-null}" || echo null)" "$(vmrss_kb "$DPID" || echo null)" \
+    printf '{"phase":"workload","mode":"%s","sessions":%d,"rep":'$rep',"ctl_packets":%d,"data_packets":%d,"related_packets":%d,"dropped_syns":%d,"syns_to_gateway":%d,"daemon_packets":%s,"daemon_rss_bytes":%s,"daemon_vmrss_kb":%s}\n' \
+      "$m" "$n" "$ctl" "$data" "$rel" "$DROPSYN" "$INSYN" "$([[ $m = ftp-algd* ]] && echo $((${p1%.*} - ${p0%.*})) || echo null)" \
+      "$([[ $m = ftp-algd* ]] && echo "${rss:-null}" || echo null)" "$(vmrss_kb "$DPID" || echo null)" \
       >>"$OUT/counters.jsonl"
   done
+ done
 done
 
 # --- diagnostics (LIVE_DIAG=1; run-live.sh --diag): where the daemon's CPU goes --------------
@@ -258,11 +271,11 @@ sysctl -qw net.core.rmem_default=33554432 net.core.rmem_max=33554432
 scale_run() {  # MODE SESSIONS SECONDS
   local m=$1 n=$2 secs=$3 helper=ftp rss0= st0= vm0= rss1= st1= vm1= sess= errs= over= nexp
   set_mode "$m"
-  if [ "$m" = ftp-algd ]; then
-    helper=ftp-alg
+  if [[ $m = ftp-algd* ]]; then
+    helper=ftp-alg   # also matches the workers' ftp-alg-I
     stop_daemon
-    start_daemon /tmp/ftp-algd-scale.log
-    iptables -t raw -F PREROUTING; iptables -t raw -A PREROUTING -p tcp --dport 21 -j CT --helper ftp-alg
+    start_daemon "/tmp/$m-scale.log"
+    CUR_MODE='' && set_mode "$m"   # the fresh daemon's helpers
     sleep 1
     fetch_metrics
     rss0=$(metric ftpalg_resident_bytes); st0=$(metric ftpalg_session_state_bytes); vm0=$(vmrss_kb "$DPID")
@@ -280,9 +293,9 @@ scale_run() {  # MODE SESSIONS SECONDS
   for i in $(seq 1 $(( (secs + 120) * 5 ))); do [ -e /tmp/scale.ready ] && break; sleep 0.2; done
   sleep 3   # the last expectation events
   nexp=$(conntrack -L expect 2>/dev/null | grep -c "helper=$helper\b")
-  if [ "$m" = ftp-algd ]; then
+  if [[ $m = ftp-algd* ]]; then
     fetch_metrics
-    cp /tmp/metrics.txt "$OUT/metrics-scale.txt"
+    cp /tmp/metrics.txt "$OUT/metrics-scale-$m.txt"
     rss1=$(metric ftpalg_resident_bytes); st1=$(metric ftpalg_session_state_bytes); vm1=$(vmrss_kb "$DPID")
     sess=$(metric ftpalg_sessions_active)
     errs=$(metric ftpalg_expectation_install_errors_total)
@@ -300,13 +313,15 @@ scale_run() {  # MODE SESSIONS SECONDS
 }
 [ "${LIVE_SCALE_KERNEL:-2000}" -gt 0 ] && [ "$SCALE" -gt 0 ] && scale_run kernel "${LIVE_SCALE_KERNEL:-2000}" 60
 [ "$SCALE" -gt 0 ] && scale_run ftp-algd "$SCALE" "$SCALE_TIME"
+[ "$SCALE" -gt 0 ] && [[ " $MODES " = *" ftp-algd-workers "* ]] &&
+  scale_run ftp-algd-workers "$SCALE" "$SCALE_TIME"
 
 stop_daemon
-cp /tmp/ftp-algd-scale.log "$OUT/" 2>/dev/null
+cp /tmp/ftp-algd-scale.log /tmp/ftp-algd-workers-scale.log "$OUT/" 2>/dev/null
 # The workload log can be large: keep its size and tail.
 wc -l /tmp/ftp-algd-workload.log >"$OUT/ftp-algd-workload.lines" 2>/dev/null
 tail -n 200 /tmp/ftp-algd-workload.log >"$OUT/ftp-algd-workload.tail" 2>/dev/null
 grep -c '"event":"log"' /tmp/ftp-algd-workload.log >>"$OUT/ftp-algd-workload.lines" 2>/dev/null
-grep '"level":"warn\|"level":"error' /tmp/ftp-algd-workload.log /tmp/ftp-algd-scale.log | head -n 50 >"$OUT/ftp-algd-warnings.txt"
+grep '"level":"warn\|"level":"error' /tmp/ftp-algd-workload.log /tmp/ftp-algd*-scale.log | head -n 50 >"$OUT/ftp-algd-warnings.txt"
 log "done"
 exit 0

@@ -13,8 +13,12 @@ import shutil
 import statistics
 import subprocess
 
-MODES = ["ftp-algd", "kernel", "none"]
-LABEL = {"ftp-algd": "ftp-algd", "kernel": "kernel helper", "none": "no ALG (PASV, open fw)"}
+MODES = ["ftp-algd", "ftp-algd-workers", "kernel", "none"]
+LABEL = {"ftp-algd": "ftp-algd, 1 worker", "ftp-algd-workers": "ftp-algd, N workers",
+         "kernel": "kernel helper", "none": "no ALG (PASV, open fw)"}
+# The figures whose spread over the alternations (live-job.sh LIVE_REPEAT) is reported as ratios.
+RATIO_KEYS = [("transfers_per_s", "transfers/s"), ("rtt_median_ms", "PORT/PASV RTT median"),
+              ("rtt_p99_ms", "RTT p99"), ("gateway_cpu_s_per_1000_ctl", "gateway CPU / 1000 ctl pkts")]
 
 
 def pct(values, p):
@@ -60,10 +64,14 @@ def main():
 
     # --- workload ---------------------------------------------------------------------------
     wl = {}
+    wl_reps = {}  # (mode, N, alternation) -> figures
     for r in rows:
         if r["phase"] != "workload":
             continue
-        path = os.path.join(run, "workload-%s-%d.json" % (r["mode"], r["sessions"]))
+        name = "workload-%s-%d.json" % (r["mode"], r["sessions"])
+        if "rep" in r:
+            name = "workload-%s-%d-r%d.json" % (r["mode"], r["sessions"], r["rep"])
+        path = os.path.join(run, name)
         if not os.path.exists(path):
             continue
         w = json.load(open(path))
@@ -80,7 +88,7 @@ def main():
             "port_median_ms": w["port_median_ms"], "port_p99_ms": w["port_p99_ms"],
             "pasv_median_ms": w["pasv_median_ms"], "pasv_p99_ms": w["pasv_p99_ms"],
             "gateway_cpu_s_per_1000_ctl": 1000 * gateway_s / ctl if ctl else None,
-            "daemon_cpu_s_per_1000_ctl": 1000 * daemon_s / ctl if ctl and r["mode"] == "ftp-algd" else None,
+            "daemon_cpu_s_per_1000_ctl": 1000 * daemon_s / ctl if ctl and r["mode"].startswith("ftp-algd") else None,
             "daemon_cpu_s": daemon_s, "window_s": w.get("window_s"),
             "guest_busy_cpu_s": (t["user"] + t["system"] + t["irq"] + t["softirq"]) / hz,
             "daemon_rss_mib": (r["daemon_rss_bytes"] / 2**20) if r.get("daemon_rss_bytes") else None,
@@ -92,7 +100,9 @@ def main():
             "transfer_phase_s": w["transfer_phase_s"], "rtt_n": w["rtt_n"],
         }
         m["error_texts"] = w.get("error_texts", [])
-        wl[(r["mode"], r["sessions"])] = m
+        wl_reps[(r["mode"], r["sessions"], r.get("rep", 1))] = m
+        # The detailed tables show the first alternation; the ratios below use them all.
+        wl.setdefault((r["mode"], r["sessions"]), m)
     ns = sorted({n for _, n in wl})
     keys = ["transfers_per_s", "rtt_median_ms", "rtt_p99_ms", "port_median_ms", "port_p99_ms",
             "pasv_median_ms", "pasv_p99_ms", "gateway_cpu_s_per_1000_ctl",
@@ -151,6 +161,39 @@ def main():
         md.append("")
         md.append("Errors seen: " + "; ".join("%s N=%d: %s" % (k[0], k[1], " / ".join(e[:2])) for k, e in errs))
     md.append("")
+
+    reps = sorted({k[2] for k in wl_reps})
+    if len(reps) > 1:
+        md.append("### Ratios over %d alternations: median [min-max]" % len(reps))
+        md.append("")
+        md.append("Each alternation runs every mode once in turn, so a ratio compares runs a few "
+                  "seconds apart. To the kernel helper of the same alternation; the last column "
+                  "is N workers / 1 worker (transfers/s).")
+        md.append("")
+        md.append("| mode | N | " + " | ".join(t for _, t in RATIO_KEYS) + " | N workers / 1 worker |")
+        md.append("|---|---:|" + "---:|" * (len(RATIO_KEYS) + 1))
+
+        def spread(values):
+            values = [v for v in values if v is not None]
+            if not values:
+                return "-"
+            return "%.2f [%.2f-%.2f]" % (statistics.median(values), min(values), max(values))
+        for n in ns:
+            for mode in [m for m in MODES if m != "kernel"]:
+                cells = []
+                for key, _ in RATIO_KEYS:
+                    rs = [ratio(wl_reps[(mode, n, k)][key], wl_reps[(("kernel"), n, k)][key])
+                          for k in reps if (mode, n, k) in wl_reps and ("kernel", n, k) in wl_reps]
+                    cells.append(spread(rs))
+                    for k, v in zip(reps, rs):
+                        csv.append(("ratio", mode, n, key + "_r%d" % k, v, None))
+                scaling = "-"
+                if mode == "ftp-algd-workers":
+                    scaling = spread([ratio(wl_reps[(mode, n, k)]["transfers_per_s"],
+                                            wl_reps[("ftp-algd", n, k)]["transfers_per_s"])
+                                      for k in reps if (mode, n, k) in wl_reps and ("ftp-algd", n, k) in wl_reps])
+                md.append("| %s | %d | %s | %s |" % (LABEL[mode], n, " | ".join(cells), scaling))
+        md.append("")
 
     # --- data path --------------------------------------------------------------------------
     dp = {}
@@ -219,8 +262,8 @@ def main():
         lat_ct = [new_ct[p] - v[0] for p, v in ok.items() if p in new_ct]
         n_daemon = None
         dtime = {}
-        path = os.path.join(run, "ftp-algd-scale.log")
-        if mode == "ftp-algd" and os.path.exists(path):
+        path = os.path.join(run, "%s-scale.log" % mode)
+        if mode.startswith("ftp-algd") and os.path.exists(path):
             n_daemon = 0
             for line in open(path, errors="replace"):
                 if '"event":"expect"' not in line:
@@ -261,7 +304,7 @@ def main():
         for k2, v in vals.items():
             csv.append(("scale", mode, n_ok, k2, v, None))
     if scale_vals:
-        smodes = [m for m in ["ftp-algd", "kernel"] if m in scale_vals]
+        smodes = [m for m in ["ftp-algd", "ftp-algd-workers", "kernel"] if m in scale_vals]
         md.append("### Scale: control connections with a pending PORT (fake server, 256 handshakes in flight)")
         md.append("")
         md.append("| figure | " + " | ".join(LABEL[m] for m in smodes) + " |")
@@ -310,14 +353,15 @@ set title 'FTP transfers/s vs concurrent sessions (QEMU TCG guest, masquerading 
 set xlabel 'concurrent sessions N'
 set ylabel 'transfers/s'
 set logscale x
-set xrange [0.7:320]
+set xrange [0.7:1500]
 set yrange [0:*]
 set xtics (%s)
 set key top left
 set grid
-plot '%s' using 1:2 with linespoints lw 2 title 'ftp-algd', \\
-     '' using 1:3 with linespoints lw 2 title 'kernel helper', \\
-     '' using 1:4 with linespoints lw 2 dt 2 title 'no ALG (PASV, open firewall)'
+plot '%s' using 1:2 with linespoints lw 2 title 'ftp-algd, 1 worker', \\
+     '' using 1:3 with linespoints lw 2 title 'ftp-algd, N workers', \\
+     '' using 1:4 with linespoints lw 2 title 'kernel helper', \\
+     '' using 1:5 with linespoints lw 2 dt 2 title 'no ALG (PASV, open firewall)'
 """ % (png, ", ".join(str(n) for n in ns), dat)
         r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
         if r.returncode != 0 and "pngcairo" in r.stderr:

@@ -1,6 +1,9 @@
 #include "daemon/config.h"
 
+#include <sched.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 
 #include "settings/engine_options.h"
@@ -28,6 +31,14 @@ void Describe(CLI::App& app, DaemonConfig* config, settings::EngineOptions* engi
       ->check([](const std::string& name) {
         return (name.empty() || name.size() > 15) ? std::string("1 to 15 characters") : "";
       });
+  app.add_option("--workers", config->workers,
+                 "packet workers, one helper and queue each: helpers HELPER-NAME-0.. on queues "
+                 "QUEUE.. (0 = one per CPU; docs/workers.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(0U, kMaxWorkers));
+  app.add_flag("--payload-only", config->payload_only,
+               "experimental: keep the helpers disabled (attached, queueing nothing); the rules "
+               "queue the segments with payload (docs/workers.md)");
   engine_options->AddTo(app, &config->engine);
   app.add_option("--metrics", config->metrics_listen,
                  "serve Prometheus metrics on this loopback ADDR:PORT ('' = off)")
@@ -73,6 +84,16 @@ void Apply(settings::EngineOptions& engine_options, DaemonConfig* config) {
 }
 
 }  // namespace
+
+uint32_t DaemonConfig::WorkerCount() const {
+  if (workers > 0) return workers;
+  // The CPUs this process may use (systemd's CPUAffinity=, taskset), not every CPU of the machine.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 1;
+  const int count = CPU_COUNT(&allowed);
+  return count < 1 ? 1 : static_cast<uint32_t>(std::min<int>(count, kMaxWorkers));
+}
 
 ParseOutcome ParseDaemonConfig(int argc, const char* const* argv, DaemonConfig* config,
                                int* exit_code) {

@@ -11,11 +11,22 @@
 
 namespace ftpalg::daemon {
 
+// A bound on --workers (and on the per-CPU default): each worker is a helper registration, a
+// queue and a thread.
+inline constexpr uint32_t kMaxWorkers = 64;
+
 struct DaemonConfig {
   std::string config_file;  // empty: none
   uint16_t queue_num = 21;
   uint32_t queue_max_len = 4096;
   std::string helper_name = "ftp-alg";
+  // Packet workers, each serving its own helper and queue (docs/workers.md); 0: one per CPU this
+  // process may run on. Resolve with WorkerCount().
+  uint32_t workers = 0;
+  // Experimental (docs/workers.md, "Payload-only queueing"): the helpers stay registered but
+  // disabled, so the kernel's helper hook queues nothing; the firewall queues the segments with
+  // payload itself.
+  bool payload_only = false;
   EngineConfig engine;
   std::string metrics_listen = "127.0.0.1:9477";  // empty: no metrics endpoint
   std::string log_format = "json";                // json | text
@@ -31,6 +42,7 @@ struct DaemonConfig {
   bool status_json = false;        // ... as its JSON document
   std::string deprecation_notice;  // set when a deprecated option spelling was used
 
+  uint32_t WorkerCount() const;
   Log::Format LogFormat() const {
     return log_format == "text" ? Log::Format::kText : Log::Format::kJson;
   }

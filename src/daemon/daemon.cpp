@@ -7,55 +7,22 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "daemon/metrics.h"
 #include "daemon/release_guard.h"
 #include "daemon/status.h"
 #include "daemon/transfer_log_sink.h"
 #include "daemon/unhelped_watch.h"
-#include "daemon/session_keeper.h"
-#include "ftpalg/engine.h"
-#include "kernel/conntrack_client.h"
+#include "daemon/worker.h"
 #include "kernel/cthelper_client.h"
-#include "kernel/expectation_client.h"
 #include "kernel/kernel_probe.h"
 #include "kernel/kernel_status.h"
-#include "kernel/queue_client.h"
 
 namespace ftpalg::daemon {
-namespace {
 
-// Expectations go to the kernel over ctnetlink. EEXIST/EBUSY mean the outside port is taken: the
-// engine then tries the next one and rewrites the line with the port it got (as nf_nat_ftp does).
-class KernelInstaller : public ExpectationInstaller {
- public:
-  KernelInstaller(kernel::ExpectationClient& client, Log& log) : client_(client), log_(log) {}
-
-  Result Install(const Expectation& expectation) override {
-    const kernel::ExpectResult result = client_.Create(expectation, expectation.zone);
-    if (result.outcome == kernel::ExpectOutcome::kCreated) return Result::kInstalled;
-    if (result.PortTaken()) return Result::kBusy;
-    ++failures_;
-    log_.Warning("expectation not installed: " + result.message);
-    return Result::kFailed;
-  }
-  void Remove(const Expectation& expectation) override {
-    // ENOENT: already used by its data connection, or expired. Nothing to do either way.
-    kernel::KernelStatus status = client_.Delete(expectation, expectation.zone);
-    if (!status.ok() && status.error != ENOENT) {
-      log_.Warning("expectation not removed: " + status.message);
-    }
-  }
-  uint64_t failures() const { return failures_; }
-
- private:
-  kernel::ExpectationClient& client_;
-  Log& log_;
-  uint64_t failures_ = 0;
-};
-
-}  // namespace
-
+// The daemon owns the workers (worker.h), the helper registrations, signals, reloads and the
+// metrics endpoint; the packet path is the workers'.
 class Daemon::Impl {
  public:
   Impl(int argc, const char* const* argv, DaemonConfig config)
@@ -63,8 +30,6 @@ class Daemon::Impl {
         argv_(argv),
         config_(std::move(config)),
         log_(config_.LogFormat()),
-        installer_(expectations_, log_),
-        engine_(config_.engine, installer_),
         transfer_log_(log_),
         unhelped_(config_.helper_name, config_.control_ports) {}
 
@@ -72,68 +37,81 @@ class Daemon::Impl {
 
  private:
   bool Start();
+  bool StartWorkers();
   void Stop();
-  // `now`: when its receive batch was read (one clock reading per batch).
-  void OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeError error, Timestamp now);
-  // Hands the kernel the rewritten packet of `decision`, after its sequence adjustment; lets the
-  // packet through unchanged when either cannot be done (the stream then stays consistent).
-  // `help` (non-null): the session's snapshot to store with it (session_keeper.h).
-  void SendRewritten(const kernel::QueuedPacket& packet, Direction direction,
-                     const Decision& decision, const kernel::HelpInfoUpdate* help);
-  void AcceptUnchanged(uint32_t packet_id, const kernel::HelpInfoUpdate* help = nullptr);
-  std::optional<SeqAdjustment> OnTopOfKernelAdjustment(const kernel::QueuedConntrack& conntrack,
-                                                       Direction direction,
-                                                       const SeqAdjustment& engine);
   void Reload();
-  std::vector<ExtraMetric> HealthFigures() const;
   std::string Metrics() const;
+  // The daemon's own figures beside the workers' totals (metrics and status).
+  std::vector<ExtraMetric> HealthFigures(const WorkerFigures& total) const;
   // Issue 13: the watch for unhelped control connections, the status socket.
   void StartOperatorViews();
-  std::string Status() const;
-  void LogEvents(const std::vector<Event>& events) {
-    for (const Event& event : events) log_.Decision(event);
-    transfer_log_.OnEvents(events);
-  }
+  std::string Status();
+  std::vector<kernel::HelperRegistration> HelperRegistrations() const;
+  // Creates or updates a registration; with --payload-only it is then disabled again.
+  kernel::KernelStatus Register(const kernel::HelperRegistration& registration);
 
   int argc_;
   const char* const* argv_;
   DaemonConfig config_;
   Log log_;
-  kernel::QueueClient queue_;
   kernel::CthelperClient cthelper_;
-  kernel::ExpectationClient expectations_;
-  kernel::ConntrackClient conntracks_;
-  KernelInstaller installer_;
-  Engine engine_;
-  TransferLogSink transfer_log_;
+  TransferLogSink transfer_log_;  // before the workers, which report to it
   MetricsServer metrics_;
   UnhelpedControlWatch unhelped_;
   StatusServer status_;
-  kernel::HelperRegistration registration_;
+  std::vector<WorkerRegistration> registrations_;
   ReleaseGuard guard_;
-  SessionKeeper session_keeper_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  bool registered_ = false;  // some registration may be enabled: Stop() disables them
   int signal_fd_ = -1;
-  uint64_t packets_without_conntrack_ = 0;
-  uint64_t packets_truncated_ = 0;
-  uint64_t seq_adjust_errors_ = 0;
-  uint64_t verdict_encode_errors_ = 0;
   uint64_t reloads_ = 0;
 };
 
-kernel::HelperRegistration Registration(const DaemonConfig& config) {
-  kernel::HelperRegistration registration;
-  registration.name = config.helper_name;
-  registration.queue_num = config.queue_num;
-  registration.policy.name = config.helper_name;
-  registration.policy.expect_max =
-      static_cast<uint32_t>(config.engine.policy.max_pending_expectations);
-  registration.policy.expect_timeout_s = config.engine.policy.expectation_timeout_seconds;
-  registration.priv_data_len = kernel::kHelperPrivateDataLength;
-  return registration;
+std::string WorkerHelperName(const std::string& prefix, uint32_t index) {
+  return prefix + "-" + std::to_string(index);
+}
+
+std::vector<WorkerRegistration> Registrations(const DaemonConfig& config, std::string* error) {
+  const uint32_t workers = config.WorkerCount();
+  if (static_cast<uint32_t>(config.queue_num) + workers - 1 > UINT16_MAX) {
+    *error = "queues " + std::to_string(config.queue_num) + ".." +
+             std::to_string(config.queue_num + workers - 1) + " do not fit below 65536";
+    return {};
+  }
+  auto registration = [&config](const std::string& name, uint32_t worker) {
+    WorkerRegistration entry;
+    entry.worker = worker;
+    entry.registration.name = name;
+    entry.registration.queue_num = static_cast<uint16_t>(config.queue_num + worker);
+    entry.registration.policy.name = name;
+    entry.registration.policy.expect_max =
+        static_cast<uint32_t>(config.engine.policy.max_pending_expectations);
+    entry.registration.policy.expect_timeout_s = config.engine.policy.expectation_timeout_seconds;
+    entry.registration.priv_data_len = kernel::kHelperPrivateDataLength;
+    return entry;
+  };
+  std::vector<WorkerRegistration> out = {registration(config.helper_name, 0)};
+  if (workers == 1) return out;
+  // The kernel keeps helper names in 16 bytes with the terminating NUL (NF_CT_HELPER_NAME_LEN).
+  if (WorkerHelperName(config.helper_name, workers - 1).size() > 15) {
+    *error = "helper name '" + WorkerHelperName(config.helper_name, workers - 1) +
+             "' is longer than 15 characters: shorten --helper-name";
+    return {};
+  }
+  for (uint32_t i = 0; i < workers; ++i) {
+    out.push_back(registration(WorkerHelperName(config.helper_name, i), i));
+  }
+  return out;
 }
 
 int ReleaseHelper(const DaemonConfig& config, Log& log) {
-  log.Info(ReleaseRegistration(Registration(config)));
+  std::string error;
+  const std::vector<WorkerRegistration> registrations = Registrations(config, &error);
+  if (!error.empty()) log.Error(error);
+  for (const WorkerRegistration& entry : registrations) {
+    log.Info(ReleaseRegistration(entry.registration));
+  }
   return 0;
 }
 
@@ -148,66 +126,36 @@ int CheckKernel(Log& log) {
   return support.ok() ? 0 : 1;
 }
 
+std::vector<kernel::HelperRegistration> Daemon::Impl::HelperRegistrations() const {
+  std::vector<kernel::HelperRegistration> out;
+  for (const WorkerRegistration& entry : registrations_) out.push_back(entry.registration);
+  return out;
+}
+
+kernel::KernelStatus Daemon::Impl::Register(const kernel::HelperRegistration& registration) {
+  kernel::KernelStatus status = cthelper_.Register(registration);
+  if (!status.ok() || !config_.payload_only) return status;
+  return cthelper_.SetEnabled(registration, false);
+}
+
 bool Daemon::Impl::Start() {
   // Say plainly what is missing before anything half-starts.
   if (CheckKernel(log_) != 0) return false;
 
-  registration_ = Registration(config_);
+  std::string error;
+  registrations_ = Registrations(config_, &error);
+  if (registrations_.empty()) {
+    log_.Error(error);
+    return false;
+  }
   // Before any netlink socket exists (see release_guard.h): whatever ends this process, the
-  // registration is disabled so that FTP passes unhelped rather than being blocked.
-  if (std::string error; !guard_.Start(registration_, &error)) {
+  // registrations are disabled so that FTP passes unhelped rather than being blocked.
+  if (!guard_.Start(HelperRegistrations(), &error)) {
     log_.Error(error);
     return false;
   }
-
-  kernel::QueueOptions queue_options;
-  queue_options.queue_num = config_.queue_num;
-  queue_options.max_len = config_.queue_max_len;
-  // Fail-open: when the daemon is down or the queue is full, control packets pass unhelped rather
-  // than being dropped. FTP through the gateway then loses the ALG, but nothing else breaks.
-  queue_options.fail_open = true;
-  queue_options.conntrack = true;
-  queue_options.require_conntrack = true;
-  if (auto status = queue_.Open(queue_options); !status.ok()) {
-    log_.Error(status.message);
-    return false;
-  }
-  if (auto status = expectations_.Open(); !status.ok()) {
-    log_.Error(status.message);
-    return false;
-  }
-  if (auto status = conntracks_.Open(); !status.ok()) {
-    log_.Error(status.message);
-    return false;
-  }
-  if (std::string error = transfer_log_.Start(config_.transfer_log); !error.empty()) {
-    log_.Error(error);
-    return false;
-  }
-  engine_.SetLineObserver(transfer_log_.observer());
-  if (auto status = cthelper_.Open(); !status.ok()) {
-    log_.Error(status.message);
-    return false;
-  }
-  if (auto status = cthelper_.Register(registration_); !status.ok()) {
-    log_.Error(status.message);
-    return false;
-  }
-  if (cthelper_.private_data_length() < kernel::kHelperPrivateDataLength) {
-    // Taken over from an older ftp-algd (or nfct): an update cannot add the area, and deleting the
-    // helper would take it off every running control connection.
-    log_.Warning("helper '" + config_.helper_name +
-                 "' was registered without room for session state: sessions will not survive a "
-                 "restart until it is re-created (stop ftp-algd, nfct del helper " +
-                 config_.helper_name + " inet tcp; the same for inet6; start ftp-algd)");
-  }
-  if (!config_.metrics_listen.empty()) {
-    if (std::string error = metrics_.Listen(config_.metrics_listen); !error.empty()) {
-      log_.Error(error);
-      return false;
-    }
-  }
-  StartOperatorViews();
+  // Signals are taken by signalfd on this thread only: block them before any thread starts (the
+  // workers and the metrics thread inherit the mask).
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -219,133 +167,84 @@ bool Daemon::Impl::Start() {
     log_.Error(std::string("signalfd: ") + std::strerror(errno));
     return false;
   }
-  log_.Info("serving helper '" + config_.helper_name + "' on queue " +
-            std::to_string(config_.queue_num) +
+  if (std::string failed = transfer_log_.Start(config_.transfer_log); !failed.empty()) {
+    log_.Error(failed);
+    return false;
+  }
+  for (uint32_t i = 0; i < config_.WorkerCount(); ++i) {
+    WorkerSetup setup;
+    setup.index = static_cast<int>(i);
+    setup.queue_num = static_cast<uint16_t>(config_.queue_num + i);
+    setup.queue_max_len = config_.queue_max_len;
+    setup.engine = config_.engine;
+    setup.log_format = config_.LogFormat();
+    setup.log_packets = config_.log_packets;
+    setup.transfer_log = &transfer_log_;
+    workers_.push_back(std::make_unique<Worker>(setup));
+    if (std::string failed = workers_.back()->Open(); !failed.empty()) {
+      log_.Error(failed);
+      return false;
+    }
+  }
+  if (auto status = cthelper_.Open(); !status.ok()) {
+    log_.Error(status.message);
+    return false;
+  }
+  // Every queue is bound before any helper is enabled: a helper whose queue nobody serves would
+  // block its connections' confirmation (release_guard.h).
+  registered_ = true;
+  for (const WorkerRegistration& entry : registrations_) {
+    if (auto status = Register(entry.registration); !status.ok()) {
+      log_.Error(status.message);
+      return false;
+    }
+  }
+  if (cthelper_.private_data_length() < kernel::kHelperPrivateDataLength) {
+    // Taken over from an older ftp-algd (or nfct): an update cannot add the area, and deleting the
+    // helper would take it off every running control connection.
+    log_.Warning("helper '" + config_.helper_name +
+                 "' was registered without room for session state: sessions will not survive a "
+                 "restart until it is re-created (stop ftp-algd, nfct del helper " +
+                 config_.helper_name + " inet tcp; the same for inet6; start ftp-algd)");
+  }
+  if (!config_.metrics_listen.empty()) {
+    if (std::string failed = metrics_.Listen(config_.metrics_listen); !failed.empty()) {
+      log_.Error(failed);
+      return false;
+    }
+  }
+  StartOperatorViews();
+  for (auto& worker : workers_) threads_.emplace_back([&worker] { worker->Run(); });
+  std::string helpers;
+  for (const WorkerRegistration& entry : registrations_) {
+    helpers += (helpers.empty() ? "'" : ", '") + entry.registration.name + "' on queue " +
+               std::to_string(entry.registration.queue_num);
+  }
+  log_.Info(std::to_string(workers_.size()) + (workers_.size() == 1 ? " worker" : " workers") +
+            " serving helper " + helpers +
             (config_.metrics_listen.empty() ? "" : ", metrics on " + config_.metrics_listen));
   return true;
 }
 
 void Daemon::Impl::Stop() {
-  // Leave the registration in place but disabled: rules that name the helper stay valid, packets
-  // pass unqueued, and the next start takes the registration over.
-  if (auto status = cthelper_.SetEnabled(registration_, false); !status.ok()) {
-    log_.Warning("could not disable the helper: " + status.message);
+  // Leave the registrations in place but disabled, before the queues close: rules that name the
+  // helpers stay valid, packets pass unqueued, and the next start takes the registrations over.
+  if (registered_) {
+    for (const WorkerRegistration& entry : registrations_) {
+      if (auto status = cthelper_.SetEnabled(entry.registration, false); !status.ok()) {
+        log_.Warning("could not disable the helper: " + status.message);
+      }
+    }
   }
   guard_.Dismiss();
-  queue_.Close();
+  for (auto& worker : workers_) worker->RequestStop();
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+  workers_.clear();
   transfer_log_.Stop(Now());
   if (signal_fd_ >= 0) close(signal_fd_);
   signal_fd_ = -1;
   log_.Info("stopped");
-}
-
-void Daemon::Impl::AcceptUnchanged(uint32_t packet_id, const kernel::HelpInfoUpdate* help) {
-  if (help != nullptr) {
-    if (queue_.DeferVerdict(packet_id, kernel::QueueVerdict::kAccept, {}, help).ok()) {
-      return session_keeper_.Count(SessionKeeper::WritePath::kVerdict);
-    }
-  }
-  // Only an encoding failure comes back here; the packet would then wait in the kernel until the
-  // queue is closed.
-  if (auto status = queue_.DeferVerdict(packet_id, kernel::QueueVerdict::kAccept); !status.ok()) {
-    ++verdict_encode_errors_;
-    log_.Warning("queue: " + status.message);
-  }
-}
-
-void Daemon::Impl::OnPacket(const kernel::QueuedPacket& packet, kernel::DecodeError error,
-                            Timestamp now) {
-  if (!packet.has_id) return;
-  if (error != kernel::DecodeError::kNone) return AcceptUnchanged(packet.packet_id);
-  if (packet.Truncated()) {
-    ++packets_truncated_;
-    return AcceptUnchanged(packet.packet_id);
-  }
-  std::optional<Direction> direction;
-  if (packet.ctinfo) direction = kernel::CtinfoDirection(*packet.ctinfo);
-  if (!packet.conntrack || !direction) {
-    ++packets_without_conntrack_;
-    return AcceptUnchanged(packet.packet_id);
-  }
-  PacketInput input;
-  input.packet = packet.payload;
-  input.time = now;
-  input.control = packet.conntrack->connection;
-  input.direction = *direction;
-  input.control.zone = packet.conntrack->zone;
-  input.resume = session_keeper_.Stored(*packet.conntrack);
-  input.kernel_seq_adjustments = {packet.conntrack->seq_adjustment_original,
-                                  packet.conntrack->seq_adjustment_reply};
-  Decision decision = engine_.Process(input);
-  const std::optional<SnapshotBytes> snapshot =
-      session_keeper_.ToWrite(*packet.conntrack, engine_.Snapshot(input.control.original));
-  kernel::HelpInfoUpdate help_update;
-  if (snapshot) help_update = HelpInfoFor(*packet.conntrack, *snapshot);
-  const kernel::HelpInfoUpdate* help = snapshot ? &help_update : nullptr;
-  if (config_.log_packets) {
-    log_.Info("packet " + std::to_string(packet.packet_id) + " conntrack " +
-              std::to_string(input.control.conntrack_id) + " " +
-              (input.direction == Direction::kOriginal ? "client" : "server") + " " +
-              std::to_string(packet.payload.size()) + " bytes" +
-              (decision.modified ? ", rewritten" : ""));
-  }
-  LogEvents(decision.events);
-  if (decision.modified) return SendRewritten(packet, *direction, decision, help);
-  AcceptUnchanged(packet.packet_id, help);
-}
-
-void Daemon::Impl::SendRewritten(const kernel::QueuedPacket& packet, Direction direction,
-                                 const Decision& decision, const kernel::HelpInfoUpdate* help) {
-  if (decision.seq_adjustment) {
-    // Before the verdict, and acknowledged: the kernel adjusts this very segment (and every later
-    // one) when the verdict re-injects it (nf_confirm_cthelper), so the adjustment must be there
-    // by then. A retransmission of a rewritten segment keeps the adjustment it had (no update).
-    // The snapshot does not ride on this update (it could: netlink_help_info_test.cpp, live on
-    // 6.1); it goes with the session's next packet whose verdict keeps its length (below), the
-    // path the restart test proves. A state change and a length change in one packet are rare.
-    const std::optional<SeqAdjustment> adjustment =
-        OnTopOfKernelAdjustment(*packet.conntrack, direction, *decision.seq_adjustment);
-    const kernel::KernelStatus status =
-        adjustment ? conntracks_.SetSeqAdjustment(packet.conntrack->connection.original,
-                                                  packet.conntrack->zone, direction, *adjustment)
-                   : kernel::KernelStatus::Ok();
-    if (!status.ok()) {
-      ++seq_adjust_errors_;
-      log_.Warning("rewrite not applied: " + status.message);
-      return AcceptUnchanged(packet.packet_id);
-    }
-  }
-  // A verdict with NFQA_CT must keep the payload's length (help_info.h): the state of a packet
-  // whose length changed goes with the session's next packet.
-  if (help != nullptr && decision.packet.size() != packet.payload.size()) {
-    session_keeper_.Count(SessionKeeper::WritePath::kDeferred);
-    help = nullptr;
-  }
-  if (help != nullptr) session_keeper_.Count(SessionKeeper::WritePath::kVerdict);
-  if (auto status = queue_.DeferVerdict(packet.packet_id, kernel::QueueVerdict::kAccept,
-                                        decision.packet, help, packet.payload.size());
-      !status.ok()) {
-    ++verdict_encode_errors_;
-    log_.Warning("rewrite not applied: " + status.message);
-    AcceptUnchanged(packet.packet_id);
-  }
-}
-
-// A session first seen mid-stream (a gateway that took over after a failover: conntrackd committed
-// the entry with the other gateway's adjustment; or a restarted daemon) already has an adjustment
-// in the kernel for rewrites this engine never saw, while the engine's figures start at 0. The
-// new change goes on top of the kernel's (ContinueKernelAdjustment); setting the engine's figures
-// would undo the earlier rewrites' shift and break the stream. One ctnetlink query per
-// length-changing rewrite; if it fails, the engine's figures are used as before.
-std::optional<SeqAdjustment> Daemon::Impl::OnTopOfKernelAdjustment(
-    const kernel::QueuedConntrack& conntrack, Direction direction, const SeqAdjustment& engine) {
-  kernel::ConntrackSeqAdjustments current;
-  if (!conntracks_.GetSeqAdjustments(conntrack.connection.original, conntrack.zone, &current)
-           .ok()) {
-    return engine;
-  }
-  return ContinueKernelAdjustment(
-      direction == Direction::kOriginal ? current.original : current.reply, engine);
 }
 
 void Daemon::Impl::Reload() {
@@ -356,26 +255,65 @@ void Daemon::Impl::Reload() {
     return;
   }
   if (fresh.queue_num != config_.queue_num || fresh.helper_name != config_.helper_name ||
-      fresh.metrics_listen != config_.metrics_listen ||
-      fresh.transfer_log != config_.transfer_log) {
-    log_.Warning("queue, helper name, metrics address and transfer log change only on restart");
+      fresh.metrics_listen != config_.metrics_listen || fresh.workers != config_.workers ||
+      fresh.payload_only != config_.payload_only || fresh.transfer_log != config_.transfer_log) {
+    log_.Warning(
+        "queue, helper name, workers, payload-only, metrics address and transfer log change only "
+        "on restart");
+    fresh.transfer_log = config_.transfer_log;
+    fresh.payload_only = config_.payload_only;
     fresh.queue_num = config_.queue_num;
     fresh.helper_name = config_.helper_name;
     fresh.metrics_listen = config_.metrics_listen;
-    fresh.transfer_log = config_.transfer_log;
+    fresh.workers = config_.workers;
   }
   config_ = fresh;
   log_.set_format(config_.LogFormat());
   if (std::string reopen = transfer_log_.Reopen(); !reopen.empty()) log_.Warning(reopen);
-  engine_.Reconfigure(config_.engine);
-  registration_.policy.expect_max =
-      static_cast<uint32_t>(config_.engine.policy.max_pending_expectations);
-  registration_.policy.expect_timeout_s = config_.engine.policy.expectation_timeout_seconds;
-  if (auto status = cthelper_.Register(registration_); !status.ok()) {
-    log_.Warning("helper policy not updated: " + status.message);
+  for (auto& worker : workers_) {
+    worker->Reconfigure(config_.engine, config_.LogFormat(), config_.log_packets);
+  }
+  for (WorkerRegistration& entry : registrations_) {
+    entry.registration.policy.expect_max =
+        static_cast<uint32_t>(config_.engine.policy.max_pending_expectations);
+    entry.registration.policy.expect_timeout_s = config_.engine.policy.expectation_timeout_seconds;
+    if (auto status = Register(entry.registration); !status.ok()) {
+      log_.Warning("helper policy not updated: " + status.message);
+    }
   }
   ++reloads_;
   log_.Info("configuration reloaded");
+}
+
+std::vector<ExtraMetric> Daemon::Impl::HealthFigures(const WorkerFigures& total) const {
+  auto count = [](uint64_t value) { return static_cast<double>(value); };
+  std::vector<ExtraMetric> extra = WorkerExtraMetrics(total);
+  const TransferLogCounts transfers = transfer_log_.counts();
+  extra.insert(
+      extra.end(),
+      {
+          {"reloads", "configuration reloads (SIGHUP)", false, count(reloads_)},
+          {"resident_bytes", "daemon resident memory", true, count(ResidentBytes())},
+          {"workers", "packet workers (one helper and queue each)", true, count(workers_.size())},
+          {"transfer_records", "transfer log records written", false, count(transfers.records)},
+          {"transfer_data_ends", "destroy events of expected connections read for the transfer log",
+           false, count(transfers.data_ends)},
+          {"transfer_event_losses", "destroy events lost (socket overrun or hand-over queue full)",
+           false, count(transfers.event_losses)},
+          {"unhelped_control_connections",
+           "new TCP connections to a control port (--control-port) that no rule gave the helper",
+           false, count(unhelped_.unhelped())},
+          {"conntrack_event_overruns", "times conntrack events were lost (receive buffer full)",
+           false, count(unhelped_.overruns())},
+      });
+  return extra;
+}
+
+std::string Daemon::Impl::Metrics() const {
+  std::vector<WorkerFigures> figures;
+  for (const auto& worker : workers_) figures.push_back(worker->Figures());
+  const WorkerFigures total = SumFigures(figures);
+  return RenderMetrics(total.counters, HealthFigures(total)) + RenderPerWorkerMetrics(figures);
 }
 
 void Daemon::Impl::StartOperatorViews() {
@@ -390,101 +328,44 @@ void Daemon::Impl::StartOperatorViews() {
   }
 }
 
-std::string Daemon::Impl::Status() const {
+std::string Daemon::Impl::Status() {
+  // Each worker lists its own engine's sessions on its own thread; the status server allows the
+  // whole answer StatusServer::kFreshWaitMs, shared among the workers.
+  const int wait_ms =
+      StatusServer::kFreshWaitMs / static_cast<int>(std::max<size_t>(1, workers_.size()));
   StatusReport report;
-  AppendEngine(engine_, Now(), &report);
-  report.health = HealthFigures();
+  std::vector<WorkerFigures> figures;
+  for (const auto& worker : workers_) {
+    if (!worker->AppendSessions(wait_ms, &report)) {
+      log_.Warning("status: worker " + std::to_string(worker->index()) + " did not answer");
+    }
+    figures.push_back(worker->Figures());
+  }
+  report.health = HealthFigures(SumFigures(figures));
   return StatusJson(report);
 }
 
-std::string Daemon::Impl::Metrics() const {
-  return RenderMetrics(engine_.counters(), HealthFigures());
-}
-
-std::vector<ExtraMetric> Daemon::Impl::HealthFigures() const {
-  const kernel::QueueStats& q = queue_.stats();
-  return {
-      {"queue_packets", "packets received from the queue", false, static_cast<double>(q.packets)},
-      {"queue_undecodable", "queue messages that could not be read", false,
-       static_cast<double>(q.undecodable)},
-      {"queue_verdict_errors", "verdicts the kernel rejected", false,
-       static_cast<double>(q.verdict_errors)},
-      {"queue_verdict_datagrams", "datagrams carrying verdicts (one per receive batch)", false,
-       static_cast<double>(q.verdict_datagrams)},
-      {"queue_verdict_send_failures", "verdict datagrams the socket refused", false,
-       static_cast<double>(q.verdict_send_failures)},
-      {"queue_overruns", "times the kernel could not deliver (packets passed, fail-open)", false,
-       static_cast<double>(q.overruns)},
-      {"packets_without_conntrack", "queued packets without conntrack (passed unchanged)", false,
-       static_cast<double>(packets_without_conntrack_)},
-      {"packets_truncated", "queued packets copied short (passed unchanged)", false,
-       static_cast<double>(packets_truncated_)},
-      {"expectation_install_errors", "ctnetlink errors creating expectations", false,
-       static_cast<double>(installer_.failures())},
-      {"seq_adjust_errors",
-       "rewrites let through unchanged because ctnetlink refused their sequence adjustment", false,
-       static_cast<double>(seq_adjust_errors_)},
-      {"verdict_encode_errors", "verdicts that could not be encoded (packet let through unchanged)",
-       false, static_cast<double>(verdict_encode_errors_)},
-      {"reloads", "configuration reloads (SIGHUP)", false, static_cast<double>(reloads_)},
-      {"transfer_records", "transfer log records written", false,
-       static_cast<double>(transfer_log_.counts().records)},
-      {"transfer_data_ends", "destroy events of expected connections read for the transfer log",
-       false, static_cast<double>(transfer_log_.counts().data_ends)},
-      {"transfer_event_losses", "destroy events lost (socket overrun or hand-over queue full)",
-       false, static_cast<double>(transfer_log_.counts().event_losses)},
-      {"session_state_writes_verdict", "session snapshots stored with a verdict", false,
-       static_cast<double>(session_keeper_.stats().writes_verdict)},
-      {"session_state_writes_deferred", "session snapshots left for the session's next packet",
-       false, static_cast<double>(session_keeper_.stats().writes_deferred)},
-      {"session_state_reads", "packets whose conntrack held a session snapshot", false,
-       static_cast<double>(session_keeper_.stats().resumed_reads)},
-      {"session_state_unreadable", "session snapshots of another size or version (ignored)", false,
-       static_cast<double>(session_keeper_.stats().unreadable)},
-      {"session_state_missing", "packets whose helper has no private data area", false,
-       static_cast<double>(session_keeper_.stats().without_area)},
-      {"resident_bytes", "daemon resident memory", true, static_cast<double>(ResidentBytes())},
-      {"session_state_bytes", "approximate heap held by session state", true,
-       static_cast<double>(engine_.ApproximateMemory())},
-      {"unhelped_control_connections",
-       "new TCP connections to a control port (--control-port) that no rule gave the helper", false,
-       static_cast<double>(unhelped_.unhelped())},
-      {"conntrack_event_overruns", "times conntrack events were lost (receive buffer full)", false,
-       static_cast<double>(unhelped_.overruns())},
-  };
-}
-
 int Daemon::Impl::Run() {
-  if (!Start()) return 1;
-  Timestamp last_expire = Now();
+  if (!Start()) {
+    Stop();
+    return 1;
+  }
   bool running = true;
   while (running) {
+    // The metrics server runs on its own thread; its wake fd only asks for fresh figures.
     // The metrics and status servers run on their own threads; their wake fds only ask for fresh
-    // figures. poll() skips the fds that are -1 (a server or watch that is off).
-    pollfd fds[5] = {{queue_.fd(), POLLIN, 0},
-                     {signal_fd_, POLLIN, 0},
+    // figures. poll() skips the fds that are -1 (a server or watch that is off). The timeout
+    // drives the transfer log's once-a-second work.
+    pollfd fds[4] = {{signal_fd_, POLLIN, 0},
                      {metrics_.wake_fd(), POLLIN, 0},
                      {unhelped_.fd(), POLLIN, 0},
                      {status_.wake_fd(), POLLIN, 0}};
-    const int ready = poll(fds, 5, 1000);
+    const int ready = poll(fds, 4, 1000);
     if (ready < 0 && errno != EINTR) {
       log_.Error(std::string("poll: ") + std::strerror(errno));
       break;
     }
     if (ready > 0 && (fds[0].revents & POLLIN)) {
-      // One clock reading and one sendto for the verdicts of a whole receive batch: per packet
-      // they were most of the daemon's CPU time (perf, bench/README.md).
-      const Timestamp batch_time = Now();
-      auto status = queue_.ReceiveBatch(
-          64,
-          [this, batch_time](const kernel::QueuedPacket& packet, kernel::DecodeError error) {
-            OnPacket(packet, error, batch_time);
-          },
-          /*wait=*/false);
-      if (!status.ok()) log_.Warning("queue: " + status.message);
-      if (auto sent = queue_.FlushVerdicts(); !sent.ok()) log_.Warning("queue: " + sent.message);
-    }
-    if (ready > 0 && (fds[1].revents & POLLIN)) {
       signalfd_siginfo info{};
       while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
         if (info.ssi_signo == SIGHUP) {
@@ -495,17 +376,10 @@ int Daemon::Impl::Run() {
         }
       }
     }
-    if (ready > 0 && (fds[2].revents & POLLIN)) metrics_.Publish(Metrics());
-    if (ready > 0 && (fds[3].revents & POLLIN)) unhelped_.OnReadable(Now(), log_);
-    if (ready > 0 && (fds[4].revents & POLLIN)) status_.Publish(Status());
-    const Timestamp now = Now();
-    if (now - last_expire >= kNanosPerSecond) {
-      std::vector<Event> events;
-      engine_.Expire(now, &events);
-      LogEvents(events);
-      transfer_log_.Tick(now);
-      last_expire = now;
-    }
+    if (ready > 0 && (fds[1].revents & POLLIN)) metrics_.Publish(Metrics());
+    if (ready > 0 && (fds[2].revents & POLLIN)) unhelped_.OnReadable(Now(), log_);
+    if (ready > 0 && (fds[3].revents & POLLIN)) status_.Publish(Status());
+    transfer_log_.Tick(Now());
   }
   Stop();
   return 0;

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "daemon/config.h"
 #include "daemon/log.h"
@@ -28,11 +29,22 @@ class Daemon {
 // daemon can run.
 int CheckKernel(Log& log);
 
-// The helper registration a configuration asks for.
-kernel::HelperRegistration Registration(const DaemonConfig& config);
+// The name of worker `index`'s own helper: "PREFIX-INDEX" (docs/workers.md).
+std::string WorkerHelperName(const std::string& prefix, uint32_t index);
 
-// `ftp-algd --release`: disables the helper registration unless an instance serves its queue (run
-// after the daemon died; see release_guard.h). Returns 0.
+// The helper registrations a configuration asks for, and the worker serving each (docs/workers.md):
+// one worker serves `helper_name` on `queue_num`; N > 1 workers serve `helper_name-i` on
+// `queue_num + i`, and worker 0 also serves the plain `helper_name` (on its queue), so that rules
+// written for one helper keep working. Empty, with a one-line reason in *error, when a name or
+// queue number would not fit.
+struct WorkerRegistration {
+  uint32_t worker = 0;
+  kernel::HelperRegistration registration;
+};
+std::vector<WorkerRegistration> Registrations(const DaemonConfig& config, std::string* error);
+
+// `ftp-algd --release`: disables the helper registrations unless an instance serves their queues
+// (run after the daemon died; see release_guard.h). Returns 0.
 int ReleaseHelper(const DaemonConfig& config, Log& log);
 
 }  // namespace ftpalg::daemon

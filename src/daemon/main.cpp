@@ -4,6 +4,7 @@
 #include "daemon/log.h"
 #include "daemon/ruleset_check.h"
 #include "daemon/status.h"
+#include "daemon/worker_rules.h"
 
 int main(int argc, char** argv) {
   ftpalg::daemon::DaemonConfig config;
@@ -20,6 +21,8 @@ int main(int argc, char** argv) {
     ftpalg::daemon::Log log(config.LogFormat());
     const int kernel = ftpalg::daemon::CheckKernel(log);
     ftpalg::daemon::CheckRuleset(config, log);
+    // Warnings only: the rules may be loaded after the daemon starts.
+    ftpalg::daemon::CheckRulesAgainstWorkers(config.helper_name, config.WorkerCount(), log);
     return kernel;
   }
   if (config.release_only) {

@@ -41,7 +41,18 @@ std::string ReleaseRegistration(const kernel::HelperRegistration& registration,
   return "helper '" + registration.name + "' disabled: control connections pass unhelped";
 }
 
-bool ReleaseGuard::Start(const kernel::HelperRegistration& registration, std::string* error) {
+std::vector<std::string> ReleaseRegistrations(
+    const std::vector<kernel::HelperRegistration>& registrations, std::chrono::milliseconds grace) {
+  std::vector<std::string> lines;
+  lines.reserve(registrations.size());
+  for (const kernel::HelperRegistration& registration : registrations) {
+    lines.push_back(ReleaseRegistration(registration, grace));
+  }
+  return lines;
+}
+
+bool ReleaseGuard::Start(const std::vector<kernel::HelperRegistration>& registrations,
+                         std::string* error) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     *error = std::string("release guard: pipe: ") + std::strerror(errno);
@@ -68,9 +79,10 @@ bool ReleaseGuard::Start(const kernel::HelperRegistration& registration, std::st
     // EOF without the dismiss byte: the daemon is gone without a clean stop.
     if (!(got == 1 && byte == 'x')) {
       Log log;
-      // Two seconds for the dead daemon's queue socket to go; a new instance keeps it longer.
-      log.Warning("ftp-algd ended without a clean stop; " +
-                  ReleaseRegistration(registration, std::chrono::seconds(2)));
+      // Two seconds for the dead daemon's queue sockets to go; a new instance keeps them longer.
+      for (const std::string& line : ReleaseRegistrations(registrations, std::chrono::seconds(2))) {
+        log.Warning("ftp-algd ended without a clean stop; " + line);
+      }
     }
     _exit(0);
   }

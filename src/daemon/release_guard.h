@@ -18,6 +18,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "kernel/cthelper_client.h"
 
@@ -37,11 +38,17 @@ std::string ReleaseRegistration(const kernel::HelperRegistration& registration,
 bool WaitForQueueRelease(const std::function<bool()>& queue_bound, int attempts,
                          std::chrono::milliseconds interval);
 
+// ReleaseRegistration for each registration (one per worker, docs/workers.md): a line each.
+std::vector<std::string> ReleaseRegistrations(
+    const std::vector<kernel::HelperRegistration>& registrations,
+    std::chrono::milliseconds grace = std::chrono::milliseconds(0));
+
 class ReleaseGuard {
  public:
-  // Forks the guard process. Call it before opening any netlink socket: the guard must not hold
-  // the queue's socket, or the queue would stay bound after the daemon died.
-  bool Start(const kernel::HelperRegistration& registration, std::string* error);
+  // Forks the guard process, which releases every one of `registrations` when the daemon dies.
+  // Call it before opening any netlink socket: the guard must not hold a queue's socket, or the
+  // queue would stay bound after the daemon died.
+  bool Start(const std::vector<kernel::HelperRegistration>& registrations, std::string* error);
   // Clean stop: the daemon released the registration itself; the guard just exits.
   void Dismiss();
   ~ReleaseGuard();

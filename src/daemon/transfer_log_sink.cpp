@@ -101,8 +101,16 @@ void TransferLogSink::ReadEvents() {
   }
 }
 
+void TransferLogSink::LockedObserver::OnControlLine(const ControlConnection& control,
+                                                    Direction direction, Timestamp time,
+                                                    std::string_view line) {
+  std::lock_guard<std::mutex> lock(sink_.tracker_mutex_);
+  sink_.transfers_.OnControlLine(control, direction, time, line);
+}
+
 void TransferLogSink::OnEvents(const std::vector<Event>& events) {
   if (!enabled_) return;
+  std::lock_guard<std::mutex> lock(tracker_mutex_);
   for (const Event& event : events) transfers_.OnEvent(event);
 }
 
@@ -113,6 +121,7 @@ void TransferLogSink::Tick(Timestamp now) {
     std::lock_guard<std::mutex> lock(mutex_);
     ends.swap(handed_over_);
   }
+  std::lock_guard<std::mutex> lock(tracker_mutex_);
   for (const DataConnectionEnd& end : ends) {
     ++counts_.data_ends;
     if (!transfers_.OnDataEnd(end)) ++counts_.data_unmatched;
@@ -135,6 +144,7 @@ std::string TransferLogSink::Reopen() {
   if (fresh == nullptr) {
     return "transfer log: cannot open " + destination_ + ": " + std::strerror(errno);
   }
+  std::lock_guard<std::mutex> lock(tracker_mutex_);
   if (owns_out_ && out_ != nullptr) std::fclose(out_);
   out_ = fresh;
   owns_out_ = true;
@@ -146,12 +156,14 @@ void TransferLogSink::Stop(Timestamp now) {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
   Tick(now);
+  std::lock_guard<std::mutex> lock(tracker_mutex_);
   transfers_.Flush(now);
   Write();
   enabled_ = false;
 }
 
 TransferLogCounts TransferLogSink::counts() const {
+  std::lock_guard<std::mutex> lock(tracker_mutex_);
   TransferLogCounts counts = counts_;
   counts.event_losses = event_losses_.load(std::memory_order_relaxed) +
                         socket_overruns_.load(std::memory_order_relaxed);

@@ -41,7 +41,8 @@ class TransferLogSink {
   std::string Start(const std::string& destination);
   bool enabled() const { return enabled_; }
   // What the engine reports control lines to (nullptr when off).
-  ControlLineObserver* observer() { return enabled_ ? &transfers_ : nullptr; }
+  // Every method may be called from any packet worker's thread (one sink serves them all).
+  ControlLineObserver* observer() { return enabled_ ? &locked_observer_ : nullptr; }
   void OnEvents(const std::vector<Event>& events);
   // Once a second from the packet loop: the data connections' ends the event thread read, expiry,
   // and writing what is complete.
@@ -53,16 +54,29 @@ class TransferLogSink {
   TransferLogCounts counts() const;
 
  private:
+  // Forwards the engines' control lines to the tracker under tracker_mutex_.
+  class LockedObserver : public ControlLineObserver {
+   public:
+    explicit LockedObserver(TransferLogSink& sink) : sink_(sink) {}
+    void OnControlLine(const ControlConnection& control, Direction direction, Timestamp time,
+                       std::string_view line) override;
+
+   private:
+    TransferLogSink& sink_;
+  };
+
   void ReadEvents();
-  void Write();
+  void Write();  // with tracker_mutex_ held
 
   Log& log_;
   bool enabled_ = false;
   std::string destination_;
   std::FILE* out_ = nullptr;
   bool owns_out_ = false;
+  mutable std::mutex tracker_mutex_;  // guards transfers_, counts_ and out_
   TransferLog transfers_;
   TransferLogCounts counts_;
+  LockedObserver locked_observer_{*this};
   // The event thread and what it hands over.
   std::thread thread_;
   std::atomic<bool> stopping_{false};

@@ -158,6 +158,9 @@ log "servers up"
 MODE_FN=${MODE//-/_}
 "alg_setup_$MODE_FN"
 log "ALG $MODE: helper='${HELPER:-none}' families='${HELPER_FAMILIES}' ${ALG_SKIP:+skip: $ALG_SKIP}"
+# An experiment's changes to the gateway after the ALG is up (e.g. tests/vm/payload_only.sh).
+# shellcheck disable=SC1090
+[ -n "${FTPALG_SETUP_HOOK:-}" ] && [ -z "$ALG_SKIP" ] && source "$FTPALG_SETUP_HOOK"
 
 # lftp runs a few cases (curl runs all); FTPALG_LFTP=all for every case lftp can do.
 LFTP_CASES=${FTPALG_LFTP:-"masq-ipv4-PORT masq-ipv4-PASV masq-ipv6-EPRT dnat-ipv4-PASV dnat-ipv6-EPSV fw-ipv4-PORT fw-ipv4-PASV"}
@@ -177,6 +180,26 @@ for topo in $TOPOS; do
     done
   done
 done
+
+# The multi-worker modes (FTPALG_EXPECT_WORKERS=N with rules/workers/, tests/vm/CMakeLists.txt):
+# the rules spread the sessions, so every worker must have served some.
+check_workers_spread() {  # N
+  local n=$1 i got spread='' problems=()
+  curl -sS --max-time 5 http://127.0.0.1:9477/metrics >"$RES/cases/workers-metrics.txt" 2>&1
+  for ((i = 0; i < n; i++)); do
+    got=$(sed -n "s/^ftpalg_worker_sessions_total{worker=\"$i\"} //p" "$RES/cases/workers-metrics.txt")
+    spread="$spread w$i=${got:-none}"
+    [ "${got:-0}" -gt 0 ] || problems+=("worker $i served no session")
+  done
+  if [ ${#problems[@]} -eq 0 ]; then
+    result workers-spread PASS "sessions per worker:$spread"
+  else
+    result workers-spread FAIL "$(IFS=';'; echo "${problems[*]}"); sessions per worker:$spread"
+  fi
+}
+if [ "$MODE" = ftp-algd ] && [ -n "${FTPALG_EXPECT_WORKERS:-}" ] && [ -z "$ALG_SKIP" ]; then
+  check_workers_spread "$FTPALG_EXPECT_WORKERS"
+fi
 
 "alg_teardown_$MODE_FN"
 {
