@@ -24,6 +24,10 @@ contents=$(dpkg-deb -c "$DEB" | awk '{print $6}')
 for path in ./usr/sbin/ftp-algd ./usr/bin/ftp-alg-replay ./lib/systemd/system/ftp-algd.service \
             ./etc/ftp-alg/ftp-algd.conf ./usr/share/doc/ftp-alg/rules/nat-gateway.nft \
             ./usr/share/doc/ftp-alg/rules/published-server.iptables \
+            ./usr/share/doc/ftp-alg/rules/workers/nat-gateway.nft \
+            ./usr/share/doc/ftp-alg/examples/ha/conntrackd.conf \
+            ./usr/share/doc/ftp-alg/examples/ha/keepalived.conf \
+            ./usr/share/doc/ftp-alg/examples/ha/ha-notify.sh \
             ./usr/share/man/man8/ftp-algd.8.gz ./usr/share/man/man5/ftp-algd.conf.5.gz \
             ./usr/share/man/man1/ftp-alg-replay.1.gz ./usr/share/doc/ftp-alg/copyright; do
   grep -qxF "$path" <<<"$contents" || fail "$path not in the package"
