@@ -62,4 +62,19 @@ to_kernel_helper "$here/rules/published-server.nft" |
 to_kernel_helper "$here/rules/published-server.nft" |
   sed -e '/chain helpers/,/}/s/priority filter/priority raw/' |
   nft_fixture before-conntrack
+# The workers' form (rules/workers/, ftp-algd --workers 2): a numgen map to one ct helper object
+# per worker. Loaded with both objects of type "ftp"; the output's object types are then set back
+# to the workers' helper names ("ftp-0", "ftp-1": the daemon's name "ftp" plus the worker index),
+# which is the only edit of this fixture.
+sed -e 's/"ftp-alg-[0-9]*"/"ftp"/' "$here/rules/workers/nat-gateway.nft" | nft_fixture workers
+python3 - "$out/workers.nft.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+doc = json.load(open(path))
+for item in doc["nftables"]:
+    obj = item.get("ct helper")
+    if obj and obj["name"].startswith("ftp_worker_"):
+        obj["type"] = "ftp-" + obj["name"][len("ftp_worker_"):]
+json.dump(doc, open(path, "w"))
+PY
 echo "fixtures written to $out"

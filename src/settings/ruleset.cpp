@@ -91,6 +91,30 @@ HelperPlacement NftPlacement(const NftChain* chain) {
 }
 
 // The families a rule in a table of `table_family` attaching an object of `l3proto` covers.
+// The daemon's own helper: its name, or with --workers N one of NAME-0..NAME-(N-1)
+// (docs/workers.md).
+bool IsDaemonHelper(std::string_view name, std::string_view helper_name) {
+  if (name == helper_name) return true;
+  if (name.size() <= helper_name.size() + 1 || name.substr(0, helper_name.size()) != helper_name ||
+      name[helper_name.size()] != '-') {
+    return false;
+  }
+  const std::string_view index = name.substr(helper_name.size() + 1);
+  return index.size() <= 2 &&
+         std::all_of(index.begin(), index.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A rule's helpers ("a, b" when a map chooses among several) are all the daemon's.
+bool AttachesDaemonHelpers(const HelperRule& rule, std::string_view helper_name) {
+  std::string_view rest = rule.helper;
+  while (true) {
+    const size_t comma = rest.find(", ");
+    if (!IsDaemonHelper(rest.substr(0, comma), helper_name)) return false;
+    if (comma == std::string_view::npos) return true;
+    rest.remove_prefix(comma + 2);
+  }
+}
+
 void NftFamilies(std::string_view table_family, std::string_view l3proto, HelperRule* rule) {
   if (table_family == "ip") {
     rule->ipv4 = true;
@@ -304,9 +328,33 @@ RulesetReading ReadNftRuleset(std::string_view text, std::string_view helper_nam
       }
       rule.placement = NftPlacement(chain_info);
       const json& value = expr["ct helper"];
-      if (!value.is_string()) {
-        // `ct helper set <expr> map {...}`: the object is chosen per packet.
-        rule.helper = "(chosen by a map, not read here)";
+      const json* map_set = nullptr;
+      if (value.is_object() && value.contains("map") && value["map"].is_object() &&
+          value["map"].contains("data") && value["map"]["data"].is_object() &&
+          value["map"]["data"].contains("set") && value["map"]["data"]["set"].is_array()) {
+        map_set = &value["map"]["data"]["set"];
+      }
+      if (map_set != nullptr) {
+        // `ct helper set <expr> map { k : "object", ... }` (rules/workers/): one of the objects
+        // per new connection; the rule attaches every object's helper.
+        std::string helpers;
+        std::string names;
+        for (const json& pair : *map_set) {
+          if (!pair.is_array() || pair.size() != 2 || !pair[1].is_string()) continue;
+          const std::string name = pair[1].get<std::string>();
+          NamedKey key{family, table, name};
+          used_objects.insert(key);
+          auto object = objects.find(key);
+          helpers +=
+              (helpers.empty() ? "" : ", ") +
+              (object == objects.end() ? std::string("(unknown object)") : object->second.type);
+          names += (names.empty() ? "" : ", ") + name;
+          NftFamilies(family, object == objects.end() ? "inet" : object->second.l3proto, &rule);
+        }
+        rule.helper = helpers.empty() ? "(chosen by a map, not read here)" : helpers;
+        if (!names.empty()) rule.object = names + " (chosen by a map)";
+      } else if (!value.is_string()) {
+        rule.helper = "(chosen by an expression, not read here)";
       } else {
         rule.object = value.get<std::string>();
         NamedKey key{family, table, rule.object};
@@ -320,7 +368,7 @@ RulesetReading ReadNftRuleset(std::string_view text, std::string_view helper_nam
     }
   }
   for (const auto& [key, object] : objects) {
-    if (object.type == helper_name && used_objects.count(key) == 0) {
+    if (IsDaemonHelper(object.type, helper_name) && used_objects.count(key) == 0) {
       reading.unused_helper_objects.push_back("table " + std::get<0>(key) + " " + std::get<1>(key) +
                                               " object " + std::get<2>(key));
     }
@@ -427,7 +475,7 @@ std::vector<std::string> RulesetCheckLines(const std::vector<RulesetSource>& sou
                       std::string(helper_name) + "\") is set by no rule (`ct helper set`)");
     }
     for (const HelperRule& rule : source.reading.rules) {
-      if (rule.helper != helper_name) {
+      if (!AttachesDaemonHelpers(rule, helper_name)) {
         lines.push_back("info: " + source.tool + ": " + rule.where + " attaches helper " +
                         rule.helper + " (not this daemon's \"" + std::string(helper_name) + "\")" +
                         (rule.matches.empty() ? "" : ", matching: " + rule.matches));

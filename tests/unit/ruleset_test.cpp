@@ -75,6 +75,44 @@ TEST(RulesetTest, NftNatGatewayAttachesForBothFamiliesAfterDnat) {
             "iifname lan0 tcp dport 21 ct state new; runs after DNAT");
 }
 
+// rules/workers/ (ftp-algd --workers 2): a numgen map chooses one ct helper object per new
+// connection; every object's type is one of the daemon's worker helpers (NAME-0, NAME-1), so the
+// rule attaches the daemon's helpers (docs/workers.md).
+TEST(RulesetTest, NftWorkersMapAttachesTheDaemonsWorkerHelpers) {
+  RulesetReading reading = ReadNftRuleset(Fixture("workers.nft.json"), kHelper);
+  ASSERT_TRUE(reading.error.empty()) << reading.error;
+  ASSERT_EQ(reading.rules.size(), 1u);
+  const HelperRule& rule = reading.rules[0];
+  EXPECT_EQ(rule.helper, "ftp-0, ftp-1");
+  EXPECT_EQ(rule.object, "ftp_worker_0, ftp_worker_1 (chosen by a map)");
+  EXPECT_TRUE(rule.ipv4);
+  EXPECT_TRUE(rule.ipv6);
+  EXPECT_TRUE(reading.unused_helper_objects.empty());
+
+  auto lines = RulesetCheckLines({Nft("workers")}, kHelper, kWatched);
+  EXPECT_EQ(CountPrefix(lines, "warning:"), 0u) << Joined(lines);
+  EXPECT_EQ(CountPrefix(lines, "ok:"), 1u) << Joined(lines);
+}
+
+TEST(RulesetTest, IptablesWorkerHelpersAreTheDaemons) {
+  const std::string save =
+      "*raw\n:PREROUTING ACCEPT [0:0]\n"
+      "-A PREROUTING -i lan0 -p tcp -m tcp --dport 21 -m statistic --mode nth --every 2 "
+      "--packet 0 -j CT --helper ftp-0\n"
+      "-A PREROUTING -i lan0 -p tcp -m tcp --dport 21 -j CT --helper ftp-1\nCOMMIT\n";
+  RulesetSource source{"iptables-save", true, "", ReadIptablesSave(save, "iptables", false)};
+  auto lines = RulesetCheckLines({source}, kHelper, kWatched);
+  EXPECT_EQ(CountPrefix(lines, "ok:"), 2u) << Joined(lines);
+  EXPECT_EQ(CountPrefix(lines, "info:"), 0u) << Joined(lines);
+  // Not a worker helper of "ftp": another daemon's name that merely starts with it.
+  const std::string other =
+      "*raw\n:PREROUTING ACCEPT [0:0]\n"
+      "-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp-x\nCOMMIT\n";
+  RulesetSource source2{"iptables-save", true, "", ReadIptablesSave(other, "iptables", false)};
+  lines = RulesetCheckLines({source2}, kHelper, kWatched);
+  EXPECT_EQ(CountPrefix(lines, "ok:"), 0u) << Joined(lines);
+}
+
 TEST(RulesetTest, NftPublishedServerSeesDnat) {
   RulesetReading reading = ReadNftRuleset(Fixture("published-server.nft.json"), kHelper);
   EXPECT_TRUE(reading.has_dnat);
