@@ -34,6 +34,7 @@ struct IpAddress {
   // True when the first prefix_bits bits of both addresses (same family) are equal.
   bool InPrefix(const IpAddress& network, unsigned prefix_bits) const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 flags the 0 of the synthesized <=>.
   auto operator<=>(const IpAddress&) const = default;
 };
 
@@ -41,7 +42,7 @@ struct Endpoint {
   IpAddress addr;
   uint16_t port = 0;
   std::string ToString() const;  // "192.0.2.1:21" or "[2001:db8::1]:21"
-  auto operator<=>(const Endpoint&) const = default;
+  auto operator<=>(const Endpoint&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 // A TCP connection as conntrack names one direction of it: src -> dst.
@@ -50,7 +51,7 @@ struct Tuple {
   Endpoint dst;
   Family family() const { return src.addr.family; }
   Tuple Reversed() const { return Tuple{dst, src}; }
-  auto operator<=>(const Tuple&) const = default;
+  auto operator<=>(const Tuple&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 struct TupleHash {
