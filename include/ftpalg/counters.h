@@ -37,7 +37,7 @@ namespace ftpalg {
   X(kSessions, "sessions", "control connections tracked")                                     \
   X(kSessionsActive, "sessions_active", "control connections tracked now (gauge)")            \
   X(kSessionsExpired, "sessions_expired", "sessions dropped after idling")                    \
-  X(kSessionsResumed, "sessions_resumed", "sessions resumed from state kept in conntrack")   \
+  X(kSessionsResumed, "sessions_resumed", "sessions resumed from state kept in conntrack")    \
   X(kSessionsRejected, "sessions_rejected", "sessions not tracked: table full")               \
   X(kStepAsideTls, "step_aside_tls", "sessions that switched to TLS")                         \
   X(kStepAsideNotFtp, "step_aside_not_ftp", "sessions that are not FTP (slipstreaming)")      \
@@ -60,6 +60,10 @@ class Counters {
   void Add(Counter counter, uint64_t amount = 1) { values_[Index(counter)] += amount; }
   void Subtract(Counter counter, uint64_t amount = 1) { values_[Index(counter)] -= amount; }
   uint64_t Get(Counter counter) const { return values_[Index(counter)]; }
+  // Every counter of `other` added to this one (totals over several engines).
+  void AddAll(const Counters& other) {
+    for (size_t i = 0; i < values_.size(); ++i) values_[i] += other.values_[i];
+  }
 
  private:
   static size_t Index(Counter counter) { return static_cast<size_t>(counter); }

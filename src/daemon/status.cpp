@@ -76,11 +76,16 @@ void AppendEngine(const Engine& engine, Timestamp now, StatusReport* report) {
   const size_t room = StatusReport::kMaxListedSessions -
                       std::min(report->sessions.size(), StatusReport::kMaxListedSessions);
   for (SessionView& view : engine.Sessions(now, room)) report->sessions.push_back(std::move(view));
-  for (size_t i = 0; i < static_cast<size_t>(Counter::kCount); ++i) {
-    const auto counter = static_cast<Counter>(i);
-    const uint64_t value = engine.counters().Get(counter);
-    if (value > 0) report->totals.Add(counter, value);
+  report->totals.AddAll(engine.counters());
+}
+
+void AppendReport(const StatusReport& part, StatusReport* report) {
+  report->session_count += part.session_count;
+  for (const SessionView& view : part.sessions) {
+    if (report->sessions.size() >= StatusReport::kMaxListedSessions) break;
+    report->sessions.push_back(view);
   }
+  report->totals.AddAll(part.totals);
 }
 
 std::string StatusJson(const StatusReport& report) {

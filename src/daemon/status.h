@@ -32,6 +32,8 @@ struct StatusReport {
   std::vector<ExtraMetric> health;  // queue overruns (fail-open passes), install errors, ...
 };
 void AppendEngine(const Engine& engine, Timestamp now, StatusReport* report);
+// The sessions and totals of `part` (one worker's AppendEngine) added to `report`.
+void AppendReport(const StatusReport& part, StatusReport* report);
 
 // The JSON document (one line) and its text rendering for the operator. StatusText returns a
 // one-line error when `json_text` is not such a document.

@@ -33,10 +33,7 @@ void Worker::KernelInstaller::Remove(const Expectation& expectation) {
 WorkerFigures SumFigures(const std::vector<WorkerFigures>& figures) {
   WorkerFigures total;
   for (const WorkerFigures& one : figures) {
-    for (size_t i = 0; i < static_cast<size_t>(Counter::kCount); ++i) {
-      const auto counter = static_cast<Counter>(i);
-      total.counters.Add(counter, one.counters.Get(counter));
-    }
+    total.counters.AddAll(one.counters);
     total.queue.packets += one.queue.packets;
     total.queue.undecodable += one.queue.undecodable;
     total.queue.verdict_errors += one.queue.verdict_errors;
@@ -152,6 +149,10 @@ std::string Worker::Open() {
 
 void Worker::RequestStop() {
   stop_.store(true);
+  Wake();
+}
+
+void Worker::Wake() {
   const uint64_t one = 1;
   // Fails only when the counter would overflow: the loop has been told already.
   [[maybe_unused]] ssize_t ignored = write(control_fd_, &one, sizeof one);
@@ -166,8 +167,7 @@ void Worker::Reconfigure(const EngineConfig& engine, Log::Format log_format, boo
     fresh.log_packets = log_packets;
     pending_setup_ = fresh;
   }
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t ignored = write(control_fd_, &one, sizeof one);
+  Wake();
 }
 
 void Worker::ApplyPendingConfig() {
@@ -208,22 +208,12 @@ void Worker::PublishFigures(bool with_memory) {
 bool Worker::AppendSessions(int wait_ms, StatusReport* report) {
   std::unique_lock<std::mutex> lock(shared_mutex_);
   const uint64_t request = status_requested_.fetch_add(1) + 1;
-  const uint64_t one = 1;
-  [[maybe_unused]] ssize_t ignored = write(control_fd_, &one, sizeof one);
+  Wake();
   if (!status_answered_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                                  [&] { return status_served_ >= request; })) {
     return false;
   }
-  const StatusReport& part = status_part_;
-  report->session_count += part.session_count;
-  for (const SessionView& view : part.sessions) {
-    if (report->sessions.size() >= StatusReport::kMaxListedSessions) break;
-    report->sessions.push_back(view);
-  }
-  for (size_t i = 0; i < static_cast<size_t>(Counter::kCount); ++i) {
-    const auto counter = static_cast<Counter>(i);
-    report->totals.Add(counter, part.totals.Get(counter));
-  }
+  AppendReport(status_part_, report);
   return true;
 }
 

@@ -112,6 +112,7 @@ class Worker {
                                                        Direction direction,
                                                        const SeqAdjustment& engine);
   void AnswerStatusRequest();
+  void Wake();  // the loop's control eventfd: stop, a new configuration or a status request
   void ReceiveBatch();
   void ApplyPendingConfig();
   void PublishFigures(bool with_memory);

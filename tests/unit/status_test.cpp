@@ -117,20 +117,43 @@ TEST(StatusDocument, JsonAndTextSayTheSameThings) {
   EXPECT_EQ(StatusText("{\"sessions\":5,\"sessions_total\":\"x\"}"), "sessions: 0\n");
 }
 
-TEST(StatusDocument, AppendEngineGathersSeveralEngines) {
+// Two engines (two workers), each with one session seen from its handshake.
+class TwoEngines : public ::testing::Test {
+ protected:
+  TwoEngines() {
+    a.Handshake();
+    b.Handshake();
+  }
   RecordingInstaller installer;
-  Engine first(EngineConfig{}, installer);
-  Engine second(EngineConfig{}, installer);
-  Conversation a(first, Masqueraded());
-  Conversation b(second, Masqueraded(Family::kIpv6));
-  a.Handshake();
-  b.Handshake();
+  Engine first{EngineConfig{}, installer};
+  Engine second{EngineConfig{}, installer};
+  Conversation a{first, Masqueraded()};
+  Conversation b{second, Masqueraded(Family::kIpv6)};
+};
+
+TEST_F(TwoEngines, AppendEngineGathersSeveralEngines) {
   StatusReport report;
   AppendEngine(first, a.now, &report);
   AppendEngine(second, b.now, &report);
   EXPECT_EQ(report.session_count, 2u);
   EXPECT_EQ(report.sessions.size(), 2u);
   EXPECT_EQ(report.totals.Get(Counter::kSessions), 2u);
+}
+
+// Each worker answers with its own engine's part; the daemon adds the parts up.
+TEST_F(TwoEngines, AppendReportAddsTheWorkersParts) {
+  StatusReport part_a;
+  StatusReport part_b;
+  AppendEngine(first, a.now, &part_a);
+  AppendEngine(second, b.now, &part_b);
+  StatusReport report;
+  AppendReport(part_a, &report);
+  AppendReport(part_b, &report);
+  EXPECT_EQ(report.session_count, 2u);
+  EXPECT_EQ(report.sessions.size(), 2u);
+  EXPECT_EQ(report.totals.Get(Counter::kSessions), 2u);
+  EXPECT_EQ(report.totals.Get(Counter::kPackets),
+            first.counters().Get(Counter::kPackets) + second.counters().Get(Counter::kPackets));
 }
 
 std::string SocketPath() { return "/tmp/ftpalg-status-test-" + std::to_string(getpid()) + ".sock"; }
