@@ -43,7 +43,7 @@ struct SessionSnapshot {
   LoginState login = LoginState::kLoggedIn;
   StepAside step_aside = StepAside::kNo;
   bool epsv_all = false;
-  bool pairing_lost = false;
+  bool pairing_unsure = false;
   bool operator==(const SessionSnapshot&) const = default;
 };
 

@@ -11,8 +11,8 @@ constexpr size_t kStepAsideByte = 2;
 constexpr size_t kFlagsByte = 3;
 constexpr size_t kFirstReservedByte = 4;
 constexpr uint8_t kFlagEpsvAll = 0x01;
-constexpr uint8_t kFlagPairingLost = 0x02;
-constexpr uint8_t kKnownFlags = kFlagEpsvAll | kFlagPairingLost;
+constexpr uint8_t kFlagPairingUnsure = 0x02;
+constexpr uint8_t kKnownFlags = kFlagEpsvAll | kFlagPairingUnsure;
 
 // Wire values of their own, so that reordering the enums can never change what an older daemon
 // wrote into a live conntrack entry.
@@ -50,7 +50,7 @@ SnapshotBytes EncodeSnapshot(const SessionSnapshot& snapshot) {
   bytes[kLoginByte] = LoginCode(snapshot.login);
   bytes[kStepAsideByte] = StepAsideCode(snapshot.step_aside);
   bytes[kFlagsByte] = static_cast<uint8_t>((snapshot.epsv_all ? kFlagEpsvAll : 0) |
-                                           (snapshot.pairing_lost ? kFlagPairingLost : 0));
+                                           (snapshot.pairing_unsure ? kFlagPairingUnsure : 0));
   return bytes;
 }
 
@@ -108,7 +108,7 @@ SnapshotRead DecodeSnapshot(std::span<const uint8_t> bytes) {
     return read;
   }
   snapshot.epsv_all = (flags & kFlagEpsvAll) != 0;
-  snapshot.pairing_lost = (flags & kFlagPairingLost) != 0;
+  snapshot.pairing_unsure = (flags & kFlagPairingUnsure) != 0;
   read.status = SnapshotStatus::kOk;
   return read;
 }
@@ -118,7 +118,7 @@ SessionSnapshot SnapshotOf(const Session& session) {
   snapshot.login = session.login;
   snapshot.step_aside = session.step_aside;
   snapshot.epsv_all = session.epsv_all;
-  snapshot.pairing_lost = session.commands.unsure();
+  snapshot.pairing_unsure = session.commands.unsure();
   return snapshot;
 }
 

@@ -28,7 +28,7 @@ TEST(SessionSnapshotTest, GoldenBytes) {
   SessionSnapshot everything;
   everything.step_aside = StepAside::kNotFtp;
   everything.epsv_all = true;
-  everything.pairing_lost = true;
+  everything.pairing_unsure = true;
   EXPECT_EQ(EncodeSnapshot(everything), Bytes({1, 3, 2, 3}));
 
   SessionSnapshot tls;
@@ -37,16 +37,15 @@ TEST(SessionSnapshotTest, GoldenBytes) {
 }
 
 TEST(SessionSnapshotTest, EveryCombinationRoundTrips) {
-  for (LoginState login :
-       {LoginState::kAwaitingGreeting, LoginState::kAwaitingLogin, LoginState::kLoggedIn,
-        LoginState::kUnknown}) {
+  for (LoginState login : {LoginState::kAwaitingGreeting, LoginState::kAwaitingLogin,
+                           LoginState::kLoggedIn, LoginState::kUnknown}) {
     for (StepAside aside : {StepAside::kNo, StepAside::kTls, StepAside::kNotFtp}) {
       for (int flags = 0; flags < 4; ++flags) {
         SessionSnapshot snapshot;
         snapshot.login = login;
         snapshot.step_aside = aside;
         snapshot.epsv_all = (flags & 1) != 0;
-        snapshot.pairing_lost = (flags & 2) != 0;
+        snapshot.pairing_unsure = (flags & 2) != 0;
         const SnapshotBytes bytes = EncodeSnapshot(snapshot);
         const SnapshotRead read = DecodeSnapshot(bytes);
         ASSERT_TRUE(read.ok());
